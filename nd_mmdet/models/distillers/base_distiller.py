@@ -1,0 +1,244 @@
+"""Shared teacher handling and loss dispatch for every distiller.
+
+The teacher is
+
+- frozen: ``requires_grad=False`` on every parameter, run under ``no_grad``;
+- always in eval mode: :meth:`BaseDistiller.train` puts it back in eval;
+- not a registered sub-module: it is kept outside ``_modules``, so it is not
+  in ``state_dict()`` (checkpoints hold the student and connectors only), not
+  in ``parameters()`` (optimizer, DDP wrapper) and not re-initialised by
+  ``init_weights()``; :meth:`_apply` still moves it with ``.to()`` /
+  ``.cuda()`` / ``.half()``;
+- loaded strictly from ``teacher_ckpt`` with ``weights_only`` loading.
+
+Distillation losses are given by name (``loss_kd``, ``loss_nd``, ...). Each
+loss's ``forward`` parameter names say which values it reads
+(``student_logits``, ``teacher_embed``, ``class_centers``, ...), so a user's
+own registered loss works by naming its parameters; the distiller computes
+only the teacher parts that some loss reads. ``connectors`` map an input name
+(e.g. ``student_embed``) to the module that transforms it before the losses.
+"""
+import difflib
+import inspect
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
+from torch import nn
+
+from nd_mmdet.registry import MODELS
+from nd_mmdet.utils import (build_model_from_spec, file_digest,
+                            load_state_dict_safely)
+
+
+def loss_input_names(loss):
+    """Names of the explicit parameters of ``loss.forward``."""
+    params = inspect.signature(loss.forward).parameters.values()
+    return tuple(p.name for p in params
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+class BaseDistiller(BaseModel):
+    """Student + frozen teacher + named distillation losses.
+
+    Args:
+        student (dict | str): the student model (see
+            :func:`nd_mmdet.utils.load_model_config` for the accepted forms).
+        teacher (dict | str): the teacher model, same forms.
+        teacher_ckpt (str): teacher checkpoint, loaded strictly. Required
+            when ``build_teacher`` is True.
+        distill_losses (dict[str, dict]): loss name (must start with
+            ``loss``) -> loss config.
+        connectors (dict[str, dict], optional): input name -> connector
+            config, applied to that input before the losses read it.
+        build_teacher (bool): False builds the student alone (evaluation,
+            export); ``tools/test.py`` sets it. Training then fails clearly.
+        nonfinite_loss (str): ``'raise'`` stops with the iteration and the
+            loss name when a distillation loss is NaN/inf.
+        data_preprocessor (dict, optional): defaults to the student's.
+    """
+
+    #: Values a subclass can hand to losses (``forward`` parameter names).
+    AVAILABLE_INPUTS = ()
+    #: Inputs that connectors may transform.
+    CONNECTABLE_INPUTS = ()
+
+    def __init__(self,
+                 student,
+                 teacher,
+                 teacher_ckpt=None,
+                 distill_losses=None,
+                 connectors=None,
+                 build_teacher=True,
+                 nonfinite_loss='raise',
+                 data_preprocessor=None,
+                 init_cfg=None):
+        student_model = build_model_from_spec(student, 'student')
+        if data_preprocessor is None:
+            data_preprocessor = student_model.data_preprocessor
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.student = student_model
+        if nonfinite_loss not in ('raise', ):
+            raise ValueError(f"nonfinite_loss must be 'raise', got "
+                             f'{nonfinite_loss!r}')
+        self.nonfinite_loss = nonfinite_loss
+
+        self.distill_losses = nn.ModuleDict()
+        self.loss_inputs = {}
+        for name, cfg in (distill_losses or {}).items():
+            self._add_loss(name, cfg)
+        self.connectors = nn.ModuleDict()
+        for input_name, cfg in (connectors or {}).items():
+            if input_name not in self.CONNECTABLE_INPUTS:
+                raise ValueError(
+                    f'connectors: {input_name!r} is not a connectable input; '
+                    f'choose from {list(self.CONNECTABLE_INPUTS)}')
+            self.connectors[input_name] = MODELS.build(cfg)
+        #: Loss name -> multiplier (set by DistillLossWarmupHook).
+        self.loss_scales = {}
+        self.register_buffer('class_centers', None, persistent=False)
+
+        self.teacher_ckpt = teacher_ckpt
+        self._teacher_digest = None
+        teacher_model = None
+        if build_teacher:
+            if not teacher_ckpt:
+                raise ValueError(
+                    'teacher_ckpt is required to train a distiller (a '
+                    'randomly initialised teacher would be distilled); '
+                    'build_teacher=False builds the student alone')
+            teacher_model = build_model_from_spec(teacher, 'teacher')
+            load_state_dict_safely(teacher_model, teacher_ckpt)
+            teacher_model.eval()
+            teacher_model.requires_grad_(False)
+        # Outside nn.Module's registry on purpose (see module docstring).
+        object.__setattr__(self, '_teacher', teacher_model)
+
+    # ----------------------------------------------------------- set-up
+    def _add_loss(self, name, cfg):
+        if not name.startswith('loss'):
+            raise ValueError(
+                f'distill_losses: name {name!r} must start with "loss" '
+                '(mmengine sums and logs only such keys)')
+        loss = MODELS.build(cfg)
+        wanted = loss_input_names(loss)
+        unknown = [w for w in wanted if w not in self.AVAILABLE_INPUTS]
+        if unknown:
+            close = {
+                u: difflib.get_close_matches(u, self.AVAILABLE_INPUTS, 3)
+                for u in unknown
+            }
+            raise ValueError(
+                f'distill_losses.{name} ({type(loss).__name__}) reads '
+                f'{unknown}, which {type(self).__name__} does not provide '
+                f'(close: {close}); available: {list(self.AVAILABLE_INPUTS)}')
+        self.distill_losses[name] = loss
+        self.loss_inputs[name] = wanted
+
+    @property
+    def required_inputs(self):
+        """Every input name some loss reads."""
+        return {n for names in self.loss_inputs.values() for n in names}
+
+    @property
+    def needs_class_centers(self):
+        return 'class_centers' in self.required_inputs
+
+    @property
+    def teacher(self):
+        if self._teacher is None:
+            raise RuntimeError(
+                'this distiller was built with build_teacher=False (student '
+                'only); it cannot compute distillation losses')
+        return self._teacher
+
+    @property
+    def has_teacher(self):
+        return self._teacher is not None
+
+    @property
+    def teacher_digest(self):
+        """Short sha256 of the teacher checkpoint file (centre metadata)."""
+        if self._teacher_digest is None:
+            self._teacher_digest = file_digest(self.teacher_ckpt)
+        return self._teacher_digest
+
+    def train(self, mode=True):
+        super().train(mode)
+        if self._teacher is not None:
+            self._teacher.eval()
+        return self
+
+    def _apply(self, fn, *args, **kwargs):
+        super()._apply(fn, *args, **kwargs)
+        if self._teacher is not None:
+            self._teacher._apply(fn, *args, **kwargs)
+        return self
+
+    # ----------------------------------------------------- class centres
+    def expected_centers_shape(self):
+        """``(num_centres, teacher_embed_dim)``; subclasses define it."""
+        raise NotImplementedError
+
+    def set_class_centers(self, centers):
+        """Install the teacher class centres (K, D) read by ND losses."""
+        expected = tuple(self.expected_centers_shape())
+        if centers.dim() != 2 or tuple(centers.shape) != expected:
+            raise ValueError(f'class_centers has shape {tuple(centers.shape)}'
+                             f', expected {expected} (num_centres, '
+                             'teacher embedding width)')
+        device = next(iter(self.student.parameters())).device
+        self.class_centers = centers.detach().float().to(device)
+
+    def teacher_embeddings_for_centers(self, data):
+        """Return ``(embeddings (M, D), labels (M,))`` of the teacher on one
+        batch of training data, for the class-centre pre-pass."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ forward
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        return self.student(inputs, data_samples, mode=mode)
+
+    def loss(self, inputs, data_samples):
+        student_losses, values = self.forward_distill(inputs, data_samples)
+        losses = dict(student_losses)
+        for name, value in self.compute_distill_losses(values).items():
+            if name in losses:
+                raise ValueError(f'distillation loss name {name!r} clashes '
+                                 "with one of the student's own losses")
+            losses[name] = value
+        return losses
+
+    def forward_distill(self, inputs, data_samples):
+        """Return ``(student_losses, values)``: the student's own loss dict
+        and the inputs the distillation losses read (connectors applied)."""
+        raise NotImplementedError
+
+    def apply_connectors(self, values):
+        for input_name, connector in self.connectors.items():
+            if input_name in values:
+                values[input_name] = connector(values[input_name])
+        return values
+
+    def compute_distill_losses(self, values):
+        if 'class_centers' in self.required_inputs:
+            if self.class_centers is None:
+                raise RuntimeError(
+                    'an ND loss reads class_centers but none are set: add '
+                    "dict(type='ClassCentersHook') to custom_hooks")
+            values['class_centers'] = self.class_centers
+        losses = {}
+        for name, loss in self.distill_losses.items():
+            value = loss(**{k: values[k] for k in self.loss_inputs[name]})
+            value = value * self.loss_scales.get(name, 1.0)
+            if not torch.isfinite(value).all():
+                iteration = MessageHub.get_current_instance().get_info(
+                    'iter', 'unknown')
+                raise FloatingPointError(
+                    f'distillation loss {name} is {value.item()} at '
+                    f'iteration {iteration}')
+            losses[name] = value
+        return losses

@@ -1,0 +1,59 @@
+"""Shared plumbing of tools/train.py and tools/test.py.
+
+Errors a user can fix (a wrong path, a bad config value) end the tool with
+one line on stderr naming the file, key or shape at fault and exit status 1;
+``ND_MMDET_TRACEBACK=1`` prints the full traceback instead.
+"""
+import os
+import os.path as osp
+import sys
+
+from .preflight import PreflightError, check_dataset_paths
+
+#: Exceptions reported as one line (raised by our checks with full context).
+USER_ERRORS = (PreflightError, FileNotFoundError, ValueError)
+
+
+def fail(message):
+    """Print ``error: message`` on stderr and exit with status 1."""
+    print(f'error: {message}', file=sys.stderr)
+    sys.exit(1)
+
+
+def run_cli(main):
+    """Run ``main()``; report :data:`USER_ERRORS` as one line."""
+    if os.environ.get('ND_MMDET_TRACEBACK') == '1':
+        return main()
+    try:
+        return main()
+    except USER_ERRORS as err:
+        text = ' '.join(str(err).split())
+        fail(f'{text} (ND_MMDET_TRACEBACK=1 shows the traceback)')
+
+
+def load_config(path, cfg_options=None, launcher='none', work_dir=None):
+    """Read a config the way MMDetection's tools do (launcher, overrides,
+    work_dir: CLI > config > ./work_dirs/<config name>)."""
+    from mmengine.config import Config
+    if not osp.isfile(path):
+        fail(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(path))[0])
+    return cfg
+
+
+def build_runner(cfg, loaders):
+    """Check the dataset paths of ``loaders``, then build the Runner."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    check_dataset_paths(cfg, loaders)
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
