@@ -33,7 +33,7 @@ def compute_class_centers(distiller, dataloader, max_iters=None):
     then sums over ranks. Returns ``(centers (K, D), counts (K,))``.
     """
     num_classes, dim = distiller.expected_centers_shape()
-    device = distiller.class_centers_device()
+    device = distiller.device
     sums = torch.zeros(num_classes, dim, dtype=torch.float64, device=device)
     counts = torch.zeros(num_classes, dtype=torch.float64, device=device)
     total = len(dataloader) if max_iters is None else \

@@ -46,6 +46,9 @@ def load_config(path, cfg_options=None, launcher='none', work_dir=None):
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(path))[0])
+    # MMPretrain configs keep the preprocessor at the top level.
+    if 'data_preprocessor' in cfg and 'model' in cfg:
+        cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
     return cfg
 
 

@@ -27,13 +27,7 @@ def load_model_config(spec, name='model'):
         ValueError: a config file without a ``model`` field.
     """
     if isinstance(spec, (dict, ConfigDict)):
-        cfg = copy.deepcopy(dict(spec))
-        type_name = cfg.get('type')
-        if '_scope_' not in cfg and isinstance(type_name, str) \
-                and '.' in type_name:
-            scope, bare = type_name.split('.', 1)
-            cfg['_scope_'], cfg['type'] = scope, bare
-        return ConfigDict(cfg)
+        return _scope_from_type(ConfigDict(copy.deepcopy(dict(spec))))
     if not isinstance(spec, str):
         raise TypeError(f'{name} must be a config dict or a config file path, '
                         f'got {type(spec).__name__}')
@@ -57,7 +51,17 @@ def load_model_config(spec, name='model'):
             'data_preprocessor' in file_cfg:
         model_cfg['data_preprocessor'] = copy.deepcopy(
             file_cfg.data_preprocessor)
-    return model_cfg
+    return _scope_from_type(model_cfg)
+
+
+def _scope_from_type(cfg):
+    """``type='pkg.Name'`` without ``_scope_`` -> ``_scope_='pkg'``, so
+    the model's sub-modules are looked up in ``pkg`` too."""
+    type_name = cfg.get('type')
+    if '_scope_' not in cfg and isinstance(type_name, str) \
+            and '.' in type_name:
+        cfg['_scope_'], cfg['type'] = type_name.split('.', 1)
+    return cfg
 
 
 def build_model_from_spec(spec, name='model'):

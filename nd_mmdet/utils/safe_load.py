@@ -3,28 +3,35 @@
 Every file this toolkit reads that a user may have downloaded (teacher
 checkpoints, class-centre files) goes through :func:`safe_torch_load`, i.e.
 ``torch.load(weights_only=True)`` plus the numpy types that mmengine writes in
-checkpoint metadata. A file that carries a pickled callable is refused with
+checkpoint metadata (see :func:`_safe_globals`). A file that carries a pickled callable is refused with
 an error naming the file, never executed.
 """
 import hashlib
 import os.path as osp
 import pickle
+import re
 import zipfile
 
 import torch
 
 
-def _numpy_safe_globals():
+def _safe_globals():
+    """Types allowed besides tensors and containers: the numpy types and
+    mmengine's ``HistoryBuffer`` that mmengine writes into checkpoint
+    metadata (mmengine's own allow-list). ``getattr`` is needed for numpy 2
+    dtype pickles; the weights-only unpickler still refuses to call anything
+    that is not itself allowed, so it cannot reach arbitrary code."""
     import numpy as np
-    names = [np.dtype, np.ndarray]
-    try:
-        from numpy.core.multiarray import _reconstruct, scalar
-    except ImportError:  # numpy 2 moved these
-        from numpy._core.multiarray import _reconstruct, scalar
-    names += [_reconstruct, scalar]
-    names += [type(np.dtype(t)) for t in
-              ('float64', 'float32', 'int64', 'int32', 'bool', 'uint8')]
-    return names
+    from mmengine.logging.history_buffer import HistoryBuffer
+    np_core = getattr(np, '_core', None) or np.core
+    allowed = [
+        slice, getattr, np.ndarray, np.dtype, np_core.multiarray._reconstruct,
+        np_core.multiarray.scalar, HistoryBuffer
+    ]
+    allowed += [type(np.dtype(t)) for t in
+                ('float64', 'float32', 'int64', 'int32', 'uint32', 'bool',
+                 'uint8')]
+    return allowed
 
 
 def safe_torch_load(path, what='checkpoint'):
@@ -38,13 +45,15 @@ def safe_torch_load(path, what='checkpoint'):
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what} not found: {path}')
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
+        with torch.serialization.safe_globals(_safe_globals()):
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
+        found = re.search(r'Unsupported global: GLOBAL (\S+)', str(err))
+        culprit = found.group(1) if found else str(err).splitlines()[0]
         raise ValueError(
-            f'{what} {path} holds pickled objects that weights_only loading '
-            f'refuses (a callable or a class instance); it is not loaded. '
-            f'Re-save only tensors: {str(err).splitlines()[0]}') from err
+            f'{what} {path} holds a pickled object that weights_only loading '
+            f'refuses ({culprit}); it is not loaded. Re-save the file with '
+            'tensors and plain containers only') from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
         raise ValueError(
             f'{what} {path} cannot be read (truncated or not a torch file): '

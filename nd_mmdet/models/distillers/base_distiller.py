@@ -28,7 +28,7 @@ from torch import nn
 
 from nd_mmdet.registry import MODELS
 from nd_mmdet.utils import (build_model_from_spec, file_digest,
-                            load_state_dict_safely)
+                            load_model_config, load_state_dict_safely)
 
 
 def loss_input_names(loss):
@@ -55,7 +55,10 @@ class BaseDistiller(BaseModel):
             export); ``tools/test.py`` sets it. Training then fails clearly.
         nonfinite_loss (str): ``'raise'`` stops with the iteration and the
             loss name when a distillation loss is NaN/inf.
-        data_preprocessor (dict, optional): defaults to the student's.
+        data_preprocessor (dict, optional): configures the student's
+            preprocessor when the student config has none (MMPretrain
+            configs keep it at the top level); the distiller uses the
+            student's preprocessor module.
     """
 
     #: Values a subclass can hand to losses (``forward`` parameter names).
@@ -73,11 +76,15 @@ class BaseDistiller(BaseModel):
                  nonfinite_loss='raise',
                  data_preprocessor=None,
                  init_cfg=None):
-        student_model = build_model_from_spec(student, 'student')
-        if data_preprocessor is None:
-            data_preprocessor = student_model.data_preprocessor
+        student_cfg = load_model_config(student, 'student')
+        if isinstance(data_preprocessor, dict):
+            # A top-level config's preprocessor configures the student's.
+            student_cfg.setdefault('data_preprocessor', data_preprocessor)
+        student_model = MODELS.build(student_cfg)
+        # One preprocessor module, shared by the distiller and the student.
         super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+            data_preprocessor=student_model.data_preprocessor,
+            init_cfg=init_cfg)
         self.student = student_model
         if nonfinite_loss not in ('raise', ):
             raise ValueError(f"nonfinite_loss must be 'raise', got "
@@ -154,6 +161,11 @@ class BaseDistiller(BaseModel):
         return self._teacher
 
     @property
+    def device(self):
+        """Device of the student's parameters."""
+        return next(iter(self.student.parameters())).device
+
+    @property
     def has_teacher(self):
         return self._teacher is not None
 
@@ -188,8 +200,7 @@ class BaseDistiller(BaseModel):
             raise ValueError(f'class_centers has shape {tuple(centers.shape)}'
                              f', expected {expected} (num_centres, '
                              'teacher embedding width)')
-        device = next(iter(self.student.parameters())).device
-        self.class_centers = centers.detach().float().to(device)
+        self.class_centers = centers.detach().float().to(self.device)
 
     def teacher_embeddings_for_centers(self, data):
         """Return ``(embeddings (M, D), labels (M,))`` of the teacher on one

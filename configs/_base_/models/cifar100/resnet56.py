@@ -1,6 +1,6 @@
 # CIFAR-100 classifier: 64-d embedding after global pooling.
 model = dict(
-    type='ImageClassifier',
+    type='mmpretrain.ImageClassifier',
     backbone=dict(type='nd_mmdet.CifarResNet', arch='resnet56'),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

@@ -1,6 +1,6 @@
 # CIFAR-100 classifier: 256-d embedding after global pooling.
 model = dict(
-    type='ImageClassifier',
+    type='mmpretrain.ImageClassifier',
     backbone=dict(type='nd_mmdet.CifarResNet', arch='resnet8x4'),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

@@ -1,6 +1,6 @@
 # CIFAR-100 classifier: 1024-d embedding after global pooling.
 model = dict(
-    type='ImageClassifier',
+    type='mmpretrain.ImageClassifier',
     backbone=dict(type='nd_mmdet.CifarShuffleNetV2'),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

@@ -1,6 +1,6 @@
 # CIFAR-100 classifier: 64-d embedding after global pooling.
 model = dict(
-    type='ImageClassifier',
+    type='mmpretrain.ImageClassifier',
     backbone=dict(type='nd_mmdet.CifarWideResNet', depth=40, widen_factor=1),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

@@ -1,0 +1,22 @@
+"""Shared test set-up: one thread (small models run far faster than with two
+threads on a loaded machine) and tiny datasets written by the tests."""
+import os
+
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import nd_mmdet  # noqa: E402,F401  (compat before torchvision)
+from tests.tiny_data import write_tiny_cifar100  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope='session')
+def tiny_cifar_root(tmp_path_factory):
+    """A cifar-100-python folder with 64 train / 32 test images of 4
+    classes (labels 0..3 of the 100), each class a distinct colour."""
+    root = tmp_path_factory.mktemp('cifar100')
+    write_tiny_cifar100(str(root), num_train=64, num_test=32, num_classes=4)
+    return str(root)
