@@ -31,6 +31,15 @@ from nd_mmdet.utils import (build_model_from_spec, file_digest,
                             load_model_config, load_state_dict_safely)
 
 
+def build_plugin(cfg):
+    """Build a loss / connector config in the ``nd_mmdet`` scope (whatever
+    the config's default scope is); ``type='pkg.Name'`` still names other
+    packages' modules."""
+    cfg = dict(cfg)
+    cfg.setdefault('_scope_', 'nd_mmdet')
+    return MODELS.build(cfg)
+
+
 def loss_input_names(loss):
     """Names of the explicit parameters of ``loss.forward``."""
     params = inspect.signature(loss.forward).parameters.values()
@@ -101,7 +110,7 @@ class BaseDistiller(BaseModel):
                 raise ValueError(
                     f'connectors: {input_name!r} is not a connectable input; '
                     f'choose from {list(self.CONNECTABLE_INPUTS)}')
-            self.connectors[input_name] = MODELS.build(cfg)
+            self.connectors[input_name] = build_plugin(cfg)
         #: Loss name -> multiplier (set by DistillLossWarmupHook).
         self.loss_scales = {}
         self.register_buffer('class_centers', None, persistent=False)
@@ -128,7 +137,7 @@ class BaseDistiller(BaseModel):
             raise ValueError(
                 f'distill_losses: name {name!r} must start with "loss" '
                 '(mmengine sums and logs only such keys)')
-        loss = MODELS.build(cfg)
+        loss = build_plugin(cfg)
         wanted = loss_input_names(loss)
         unknown = [w for w in wanted if w not in self.AVAILABLE_INPUTS]
         if unknown:

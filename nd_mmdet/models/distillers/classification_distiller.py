@@ -164,20 +164,22 @@ class ClassificationDistiller(BaseDistiller):
     def run_teacher(self, inputs):
         """Run only the teacher components the losses read; return the
         recorded outputs."""
+        teacher = self.teacher  # a clear error when built student-only
         depth = self._teacher_depth()
         with self.teacher_recorder.recording() as out:
             if depth == 0:
-                self.teacher.backbone(inputs)
+                teacher.backbone(inputs)
             elif depth == 1:
-                self.teacher.extract_feat(inputs)
+                teacher.extract_feat(inputs)
             elif depth == 2:
-                self.teacher(inputs, mode='tensor')
+                teacher(inputs, mode='tensor')
         return out
 
     def teacher_embeddings_for_centers(self, data):
+        teacher = self.teacher
         data = self.data_preprocessor(data, False)
         with torch.no_grad(), self.teacher_recorder.recording() as out:
-            self.teacher.extract_feat(data['inputs'])
+            teacher.extract_feat(data['inputs'])
         return _as_embedding(out['embed']), self._labels(data['data_samples'])
 
     # ------------------------------------------------------------ forward
