@@ -1,0 +1,15 @@
+# The two commands of the README. Each installs what is missing first
+# (scripts/install.sh is idempotent: seconds when nothing changed).
+PY := .venv/bin/python
+
+.PHONY: install test demo
+
+install:
+	bash scripts/install.sh
+
+test: install
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q
+
+demo:
+	bash scripts/install.sh --demo
+	OMP_NUM_THREADS=1 $(PY) tools/demo.py
