@@ -1,4 +1,5 @@
 """Datasets (importing registers them in nd_mmdet.registry.DATASETS)."""
 from .cifar100 import CIFAR100
+from .fashion_mnist import FashionMNIST
 
-__all__ = ['CIFAR100']
+__all__ = ['CIFAR100', 'FashionMNIST']

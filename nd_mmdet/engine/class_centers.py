@@ -24,6 +24,29 @@ def unwrap(model):
     return model.module if is_model_wrapper(model) else model
 
 
+def _own_loader(dataloader):
+    """``dataloader``, or, when its sampler is an mmengine ``InfiniteSampler``
+    (one index generator shared by every iteration of the loader: stopping
+    the pre-pass early closes it and ends the training loop's data stream),
+    a loader over the same dataset with a fresh ``DefaultSampler``."""
+    from mmengine.dataset import DefaultSampler, InfiniteSampler
+    from torch.utils.data import DataLoader
+    batch_sampler = getattr(dataloader, 'batch_sampler', None)
+    sampler = getattr(batch_sampler, 'sampler', None)
+    if not isinstance(sampler, InfiniteSampler):
+        sampler = getattr(dataloader, 'sampler', None)
+    if not isinstance(sampler, InfiniteSampler):
+        return dataloader
+    return DataLoader(
+        dataloader.dataset,
+        batch_size=dataloader.batch_size or batch_sampler.batch_size,
+        sampler=DefaultSampler(dataloader.dataset, shuffle=True,
+                               seed=sampler.seed),
+        num_workers=dataloader.num_workers,
+        collate_fn=dataloader.collate_fn,
+        worker_init_fn=dataloader.worker_init_fn)
+
+
 @torch.no_grad()
 def compute_class_centers(distiller, dataloader, max_iters=None):
     """Mean teacher embedding per class over ``dataloader``.
@@ -32,6 +55,7 @@ def compute_class_centers(distiller, dataloader, max_iters=None):
     in eval mode) for one pass over the loader, or ``max_iters`` batches,
     then sums over ranks. Returns ``(centers (K, D), counts (K,))``.
     """
+    dataloader = _own_loader(dataloader)
     num_classes, dim = distiller.expected_centers_shape()
     device = distiller.device
     sums = torch.zeros(num_classes, dim, dtype=torch.float64, device=device)

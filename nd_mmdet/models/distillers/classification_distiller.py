@@ -202,10 +202,12 @@ class ClassificationDistiller(BaseDistiller):
         return values
 
     def forward_distill(self, inputs, data_samples):
+        # Teacher first: its activations are freed before the student's
+        # graph is built, so the step's peak memory is the student's own.
+        values = self._collect('teacher', self.run_teacher(inputs))
         with self.student_recorder.recording() as recorded:
             student_losses = self.student.loss(inputs, data_samples)
-        values = self._collect('student', recorded)
-        values.update(self._collect('teacher', self.run_teacher(inputs)))
+        values.update(self._collect('student', recorded))
         if 'labels' in self.required_inputs:
             values['labels'] = self._labels(data_samples).to(inputs.device)
         return student_losses, self.apply_connectors(values)

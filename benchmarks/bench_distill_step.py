@@ -1,0 +1,188 @@
+"""Cost of a distillation step against its unavoidable parts.
+
+    python benchmarks/bench_distill_step.py [--task cls] [--steps 10]
+
+For a task (``cls``: CIFAR-100 ResNet-32x4 -> ResNet-8x4 KD++, batch 64),
+measures in one run, interleaved so that machine noise hits both alike:
+
+- A: one distillation training step (distiller loss, backward, SGD step);
+- B: the student's own training step (its loss, backward, SGD step) plus
+  the teacher forward of only the parts that the losses read, under no_grad.
+
+It prints the median times and the ratio A / B (goal <= 1.05), then the
+peak-memory ratio (goal <= 1.10), each variant in a fresh subprocess: the
+peak resident memory during the steps (sampled every millisecond) minus the
+resident memory after the models were built (CPU), or the growth of
+``torch.cuda.max_memory_allocated`` (GPU).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import torch  # noqa: E402
+
+import nd_mmdet  # noqa: E402,F401
+
+CLS_STUDENT = dict(
+    type='mmpretrain.ImageClassifier',
+    backbone=dict(type='nd_mmdet.CifarResNet', arch='resnet8x4'),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=100, in_channels=256,
+              loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+CLS_TEACHER = dict(CLS_STUDENT, backbone=dict(type='nd_mmdet.CifarResNet',
+                                              arch='resnet32x4'))
+
+
+def build_cls(workdir, device):
+    from mmpretrain.structures import DataSample
+
+    from nd_mmdet.models.distillers import ClassificationDistiller
+    from nd_mmdet.utils import build_model_from_spec
+    teacher = build_model_from_spec(CLS_TEACHER)
+    ckpt = osp.join(workdir, 'teacher.pth')
+    torch.save(dict(state_dict=teacher.state_dict()), ckpt)
+    distiller = ClassificationDistiller(
+        student=CLS_STUDENT, teacher=CLS_TEACHER, teacher_ckpt=ckpt,
+        distill_losses=dict(
+            loss_kd=dict(type='KDLoss', temperature=4.0, loss_weight=3.5),
+            loss_nd=dict(type='NDLoss', loss_weight=2.0))).to(device)
+    distiller.set_class_centers(torch.rand(100, 256) + 0.1)
+    distiller.train()
+    inputs = torch.randn(64, 3, 32, 32, device=device)
+    samples = [DataSample().set_gt_label(i % 100) for i in range(64)]
+    return distiller, inputs, samples
+
+
+def steps(distiller, inputs, samples):
+    """The two variants as callables sharing one model."""
+    student, teacher = distiller.student, distiller.teacher
+    opt_a = torch.optim.SGD(distiller.parameters(), lr=1e-4)
+    opt_b = torch.optim.SGD(student.parameters(), lr=1e-4)
+
+    def distill_step():
+        losses = distiller.loss(inputs, samples)
+        opt_a.zero_grad()
+        sum(losses.values()).backward()
+        opt_a.step()
+
+    def student_plus_teacher_parts():
+        losses = student.loss(inputs, samples)
+        opt_b.zero_grad()
+        sum(losses.values()).backward()
+        opt_b.step()
+        with torch.no_grad():  # KD reads logits: backbone + neck + head
+            teacher(inputs, mode='tensor')
+
+    return dict(A=distill_step, B=student_plus_teacher_parts)
+
+
+def sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+
+
+def time_run(args, device):
+    with tempfile.TemporaryDirectory() as workdir:
+        variants = steps(*build_cls(workdir, device))
+        for fn in variants.values():  # warm-up
+            fn()
+        times = {k: [] for k in variants}
+        for _ in range(args.steps):
+            for name, fn in variants.items():
+                sync(device)
+                start = time.perf_counter()
+                fn()
+                sync(device)
+                times[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def rss_mb():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+class PeakRSS:
+    """Samples the resident memory every millisecond in a thread (the
+    process-wide ``ru_maxrss`` would include the model build's peak)."""
+
+    def __enter__(self):
+        self.peak, self._stop = rss_mb(), threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb())
+            time.sleep(0.001)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def memory_run(args, device, variant):
+    """Peak memory of one variant's steps (run in its own process)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        fn = steps(*build_cls(workdir, device))[variant]
+        if device.type == 'cuda':
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            for _ in range(3):
+                fn()
+            return (torch.cuda.max_memory_allocated() - base) / 2**20
+        base = rss_mb()
+        with PeakRSS() as peak:
+            for _ in range(3):
+                fn()
+        return peak.peak - base
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--task', choices=['cls'], default='cls')
+    parser.add_argument('--steps', type=int, default=10)
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--device', default='cuda' if
+                        torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--memory-variant', choices=['A', 'B'],
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    if args.memory_variant:
+        print(json.dumps(memory_run(args, device, args.memory_variant)))
+        return
+    med = time_run(args, device)
+    print(f'task {args.task} on {device} ({args.threads} thread(s)), median '
+          f'of {args.steps} interleaved steps')
+    print(f'  A distillation step              : {med["A"] * 1e3:9.1f} ms')
+    print(f'  B student step + teacher parts   : {med["B"] * 1e3:9.1f} ms')
+    print(f'  time ratio A / B                 : {med["A"] / med["B"]:9.3f}'
+          '   (goal <= 1.05)')
+    peaks = {}
+    for variant in 'AB':
+        out = subprocess.run(
+            [sys.executable, __file__, '--task', args.task, '--device',
+             args.device, '--threads', str(args.threads),
+             '--memory-variant', variant],
+            check=True, stdout=subprocess.PIPE, text=True).stdout
+        peaks[variant] = json.loads(out.strip().splitlines()[-1])
+    print(f'  peak memory A / B                : {peaks["A"]:.0f} MB / '
+          f'{peaks["B"]:.0f} MB = {peaks["A"] / peaks["B"]:.3f}'
+          '   (goal <= 1.10)')
+
+
+if __name__ == '__main__':
+    main()
