@@ -15,6 +15,15 @@ turned off with an environment variable.
    meta registrations look up. Calling them still fails loudly (no kernel),
    exactly as torchvision does without its ops. Where torchvision's ops load
    (a CUDA install), nothing is done.
+
+2. Distributed training without CUDA (``ND_MMDET_NO_CPU_DIST=1`` turns it
+   off). mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` and
+   hands ``device_ids=[LOCAL_RANK]`` to DDP, both of which fail on a
+   machine without CUDA. When, and only when, CUDA is unavailable and the
+   launcher is ``pytorch``, :func:`prepare_cpu_distributed` initialises the
+   process group itself (gloo; mmengine then skips its own init) and wraps
+   the model with :class:`CPUDistributedDataParallel` (``device_ids=None``).
+   With CUDA, nothing is done.
 """
 import glob
 import importlib.util
@@ -90,6 +99,62 @@ def make_torchvision_importable():
         'ND_MMDET_NO_TORCHVISION_SHIM=1 to disable).',
         [s.split('(')[0] for s in missing])
     return True
+
+
+def prepare_cpu_distributed(cfg):
+    """Make ``cfg`` (launcher ``pytorch``) run distributed on CPU processes.
+
+    Returns True when applied. Raises ValueError for other launchers on a
+    machine without CUDA (mmengine's slurm / mpi set-up needs CUDA).
+    """
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available() or \
+            os.environ.get('ND_MMDET_NO_CPU_DIST') == '1':
+        return False
+    if launcher != 'pytorch':
+        raise ValueError(f'--launcher {launcher} needs CUDA; on CPU use '
+                         'tools/dist_train.sh (the pytorch launcher)')
+    import torch.distributed as torch_dist
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get(
+        'backend', 'gloo')
+    if backend == 'nccl':
+        backend = 'gloo'  # nccl needs CUDA
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend=backend)
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'nd_mmdet.CPUDistributedDataParallel')
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters',
+                       cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+    if 'cpu-distributed' not in APPLIED:
+        APPLIED.append('cpu-distributed')
+    logger.info('nd_mmdet.compat: no CUDA; process group initialised with '
+                '%s and the model wrapped with device_ids=None (set '
+                'ND_MMDET_NO_CPU_DIST=1 to disable).', backend)
+    return True
+
+
+def _register_cpu_ddp():
+    from mmengine.model import MMDistributedDataParallel
+
+    from nd_mmdet.registry import MODEL_WRAPPERS
+
+    @MODEL_WRAPPERS.register_module(force=True)
+    class CPUDistributedDataParallel(MMDistributedDataParallel):
+        """mmengine's DDP wrapper with ``device_ids`` dropped on CPU
+        modules (the Runner always passes ``[LOCAL_RANK]``)."""
+
+        def __init__(self, module, device_ids=None, **kwargs):
+            on_cpu = all(p.device.type == 'cpu' for p in module.parameters())
+            super().__init__(
+                module=module, device_ids=None if on_cpu else device_ids,
+                **kwargs)
+
+    return CPUDistributedDataParallel
+
+
+CPUDistributedDataParallel = _register_cpu_ddp()
 
 
 def apply_all():

@@ -9,6 +9,7 @@ import torch  # noqa: E402
 
 import nd_mmdet  # noqa: E402,F401  (compat before torchvision)
 from tests.tiny_data import write_tiny_cifar100  # noqa: E402
+from tests.tools_runner import cifar_options, run_tool  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -20,3 +21,13 @@ def tiny_cifar_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('cifar100')
     write_tiny_cifar100(str(root), num_train=64, num_test=32, num_classes=4)
     return str(root)
+
+
+@pytest.fixture(scope='session')
+def tiny_cifar_teacher(tiny_cifar_root, tmp_path_factory):
+    """A ResNet-56 CIFAR-100 classifier trained one epoch on the tiny data
+    through tools/train.py; returns its checkpoint path."""
+    work = tmp_path_factory.mktemp('teacher')
+    run_tool('train.py', 'configs/cifar100/classifiers/resnet56_cifar100.py',
+             '--work-dir', work, *cifar_options(tiny_cifar_root))
+    return str(work / 'epoch_1.pth')

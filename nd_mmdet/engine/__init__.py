@@ -1,9 +1,11 @@
 """Engine plug-ins: hooks and the class-centre pre-pass."""
 from .class_centers import (compute_class_centers, load_class_centers,
                             prepare_class_centers, save_class_centers)
-from .hooks import ClassCentersHook, DistillLossWarmupHook
+from .hooks import (ClassCentersHook, DistillLossWarmupHook,
+                    ReseedPerEpochHook)
 
 __all__ = [
-    'ClassCentersHook', 'DistillLossWarmupHook', 'compute_class_centers',
+    'ClassCentersHook', 'DistillLossWarmupHook', 'ReseedPerEpochHook',
+    'compute_class_centers',
     'load_class_centers', 'save_class_centers', 'prepare_class_centers'
 ]

@@ -56,7 +56,10 @@ def build_runner(cfg, loaders):
     """Check the dataset paths of ``loaders``, then build the Runner."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+
+    from nd_mmdet.compat import prepare_cpu_distributed
     check_dataset_paths(cfg, loaders)
+    prepare_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)

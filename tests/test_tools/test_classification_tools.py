@@ -17,12 +17,9 @@ def sha(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-@pytest.fixture(scope='module')
-def teacher(tiny_cifar_root, tmp_path_factory):
-    work = tmp_path_factory.mktemp('teacher')
-    run_tool('train.py', TEACHER_CFG, '--work-dir', work,
-             *cifar_options(tiny_cifar_root))
-    return str(work / 'epoch_1.pth')
+@pytest.fixture
+def teacher(tiny_cifar_teacher):
+    return tiny_cifar_teacher
 
 
 def test_classifier_test_and_resume(teacher, tiny_cifar_root, tmp_path):
@@ -32,13 +29,14 @@ def test_classifier_test_and_resume(teacher, tiny_cifar_root, tmp_path):
     assert 0 <= last_metrics(out, 'accuracy/top1') <= 100
     assert 0 <= last_metrics(out, 'accuracy/top5') <= 100
     assert osp.isfile(tmp_path / 'preds.pkl')
-    # Resume from epoch 1 and run to epoch 2.
-    work = osp.dirname(teacher)
-    log = run_tool('train.py', TEACHER_CFG, '--work-dir', work, '--resume',
-                   teacher, *cifar_options(tiny_cifar_root, epochs=2)).stdout
+    # Resume from epoch 1 and run to epoch 2 (in another work dir: the
+    # teacher checkpoint is shared with other tests).
+    log = run_tool('train.py', TEACHER_CFG, '--work-dir', tmp_path,
+                   '--resume', teacher,
+                   *cifar_options(tiny_cifar_root, epochs=2)).stdout
     assert 'resumed epoch: 1' in log
     assert 'Epoch(train) [2]' in log and 'Epoch(train) [1]' not in log
-    assert torch.load(osp.join(work, 'epoch_2.pth'),
+    assert torch.load(tmp_path / 'epoch_2.pth',
                       weights_only=False)['meta']['epoch'] == 2
 
 
@@ -83,7 +81,8 @@ def test_compute_class_centers_tool(teacher, tiny_cifar_root, tmp_path):
 
 def one_error_line(proc):
     assert proc.returncode == 1, proc.stdout[-3000:]
-    errors = [l for l in proc.stdout.splitlines() if l.startswith('error: ')]
+    errors = [ln for ln in proc.stdout.splitlines()
+              if ln.startswith("error: ")]
     assert len(errors) == 1, proc.stdout[-3000:]
     assert 'Traceback' not in proc.stdout
     return errors[0]

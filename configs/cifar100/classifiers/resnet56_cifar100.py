@@ -1,4 +1,9 @@
-# ResNet-56 trained alone on CIFAR-100 (teacher of ResNet-20).
+# ResNet-56 trained alone on CIFAR-100: the teacher of ResNet-20.
+# Train it, then copy (or link) the final checkpoint to the
+# teacher_ckpt of the pair configs (configs/cifar100/_base_/pair_*):
+#   python tools/train.py configs/cifar100/classifiers/resnet56_cifar100.py
+#   cp work_dirs/resnet56_cifar100/epoch_240.pth \
+#      work_dirs/resnet56_cifar100/teacher.pth
 _base_ = [
     '../../_base_/models/cifar100/resnet56.py',
     '../../_base_/datasets/cifar100_bs64.py',

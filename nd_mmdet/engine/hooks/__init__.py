@@ -1,4 +1,5 @@
 from .class_centers_hook import ClassCentersHook
 from .distill_loss_warmup_hook import DistillLossWarmupHook
+from .reseed_per_epoch_hook import ReseedPerEpochHook
 
-__all__ = ['ClassCentersHook', 'DistillLossWarmupHook']
+__all__ = ['ClassCentersHook', 'DistillLossWarmupHook', 'ReseedPerEpochHook']

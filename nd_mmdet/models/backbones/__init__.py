@@ -22,15 +22,20 @@ model                                                  embed_dim  params
 =====================================================  =========  ==========
 
 Params: backbone plus a 100-way linear head on the embedding.
+
+For ImageNet: ``MobileNetV1()`` (1024-d embedding, 4.23M parameters with a
+1000-way head), the MobileNet student of ReviewKD and ND.
 """
 from .cifar_mobilenetv2 import CifarMobileNetV2
-from .cifar_resnet import BaseCifarBackbone, CifarResNet
+from .base_backbone import BaseCifarBackbone
+from .cifar_resnet import CifarResNet
 from .cifar_resnet50 import CifarResNet50
+from .mobilenet_v1 import MobileNetV1
 from .shufflenet_v1 import CifarShuffleNetV1
 from .shufflenet_v2 import CifarShuffleNetV2
 from .wide_resnet import CifarWideResNet
 
 __all__ = [
     'BaseCifarBackbone', 'CifarResNet', 'CifarWideResNet', 'CifarResNet50',
-    'CifarMobileNetV2', 'CifarShuffleNetV1', 'CifarShuffleNetV2'
+    'CifarMobileNetV2', 'CifarShuffleNetV1', 'CifarShuffleNetV2', 'MobileNetV1'
 ]

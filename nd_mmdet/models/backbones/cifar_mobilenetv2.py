@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from nd_mmdet.registry import MODELS
-from .cifar_resnet import BaseCifarBackbone, OutIndices
+from .base_backbone import BaseCifarBackbone, OutIndices
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int,

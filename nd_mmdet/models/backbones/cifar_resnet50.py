@@ -5,7 +5,8 @@ import torch
 import torch.nn as nn
 
 from nd_mmdet.registry import MODELS
-from .cifar_resnet import BaseCifarBackbone, OutIndices, conv3x3
+from .base_backbone import BaseCifarBackbone, OutIndices
+from .cifar_resnet import conv3x3
 
 
 class Bottleneck(nn.Module):

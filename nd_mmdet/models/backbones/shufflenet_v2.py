@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from nd_mmdet.registry import MODELS
-from .cifar_resnet import BaseCifarBackbone, OutIndices
+from .base_backbone import BaseCifarBackbone, OutIndices
 from .shufflenet_v1 import channel_shuffle
 
 

@@ -6,7 +6,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nd_mmdet.registry import MODELS
-from .cifar_resnet import BaseCifarBackbone, OutIndices, conv3x3
+from .base_backbone import BaseCifarBackbone, OutIndices
+from .cifar_resnet import conv3x3
 
 
 class WideBasicBlock(nn.Module):

@@ -207,6 +207,10 @@ class ClassificationDistiller(BaseDistiller):
         values = self._collect('teacher', self.run_teacher(inputs))
         with self.student_recorder.recording() as recorded:
             student_losses = self.student.loss(inputs, data_samples)
+        # MMPretrain names its cross-entropy 'loss', the key mmengine uses
+        # for the total it logs: rename it so the logged 'loss' is the total.
+        student_losses = {('loss_cls' if k == 'loss' else k): v
+                          for k, v in student_losses.items()}
         values.update(self._collect('student', recorded))
         if 'labels' in self.required_inputs:
             values['labels'] = self._labels(data_samples).to(inputs.device)

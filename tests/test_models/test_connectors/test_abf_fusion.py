@@ -102,3 +102,22 @@ def test_errors_and_registry():
     with pytest.raises(ValueError, match='residual'):
         ABF(4, 4, 4, fuse=False)(torch.randn(1, 4, 2, 2),
                                  torch.randn(1, 4, 1, 1))
+
+
+def test_out_shapes_upsample_small_student_levels():
+    """ShuffleNet-like student maps half the teacher's size: each level is
+    upsampled to the teacher's size after fusion, and the upsampled map is
+    the residual of the next shallower level."""
+    from nd_mmdet.models.connectors import ReviewKDConnector
+    torch.manual_seed(0)
+    conn = ReviewKDConnector([8, 16], [4, 6], mid_channels=5,
+                             out_shapes=[8, (4, 4)])
+    feats = [torch.randn(2, 8, 4, 4), torch.randn(2, 16, 2, 2)]
+    outs = conn(feats)
+    assert [tuple(o.shape) for o in outs] == [(2, 4, 8, 8), (2, 6, 4, 4)]
+    # The deepest level by hand: conv1, upsample to 4x4, conv2.
+    deep = conn.abfs[1]
+    x = torch.nn.functional.interpolate(deep.conv1(feats[1]), size=(4, 4))
+    torch.testing.assert_close(outs[1], deep.conv2(x))
+    with pytest.raises(ValueError, match='out_shapes must have one entry'):
+        ReviewKDConnector([8, 16], [4, 6], 5, out_shapes=[8])

@@ -97,7 +97,7 @@ def test_teacher_bit_identical_after_training_steps(tmp_path):
     for step in range(3):
         inputs, samples = batch(seed=step)
         losses = model.loss(inputs, samples)
-        assert set(losses) == {'loss', 'loss_kd', 'loss_nd'}
+        assert set(losses) == {'loss_cls', 'loss_kd', 'loss_nd'}
         optim.zero_grad()
         sum(losses.values()).backward()
         optim.step()

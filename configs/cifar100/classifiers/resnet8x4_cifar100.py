@@ -1,0 +1,8 @@
+# ResNet-8x4 trained alone on CIFAR-100: the student baseline (no
+# distillation) of ResNet-32x4 -> ResNet-8x4.
+_base_ = [
+    '../../_base_/models/cifar100/resnet8x4.py',
+    '../../_base_/datasets/cifar100_bs64.py',
+    '../../_base_/schedules/cifar100_bs128_240e.py',
+    '../../_base_/default_runtime_cls.py',
+]

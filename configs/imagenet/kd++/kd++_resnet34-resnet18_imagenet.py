@@ -1,0 +1,4 @@
+# KD++ = KD + ND (weight 1.0).
+_base_ = ['../kd/kd_resnet34-resnet18_imagenet.py']
+model = dict(
+    distill_losses=dict(loss_nd=dict(type='nd_mmdet.NDLoss', loss_weight=1.0)))

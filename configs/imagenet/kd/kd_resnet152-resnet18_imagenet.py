@@ -1,0 +1,7 @@
+# KD: T^2 * KL(teacher || student) at T = 1, weight 4.0 (the KD++ row of
+# method.md; KD++ adds ND to exactly this), linear warm-up over 5 epochs.
+_base_ = ['../_base_/pair_resnet152-resnet18.py', '../_base_/hooks_kd.py']
+model = dict(
+    distill_losses=dict(
+        loss_kd=dict(type='nd_mmdet.KDLoss', temperature=1.0,
+                     loss_weight=4.0)))
