@@ -37,6 +37,15 @@ def build_plugin(cfg):
     packages' modules."""
     cfg = dict(cfg)
     cfg.setdefault('_scope_', 'nd_mmdet')
+    type_name = cfg.get('type')
+    if isinstance(type_name, str) and '.' not in type_name and \
+            MODELS.get(type_name) is None:
+        known = set(MODELS.module_dict) | set(MODELS.parent.module_dict)
+        close = difflib.get_close_matches(type_name, sorted(known), 5, 0.6)
+        raise ValueError(
+            f'unknown type {type_name!r} in nd_mmdet.registry.MODELS; close '
+            f'names: {close} (a module of your own: register it and add it '
+            'to custom_imports)')
     return MODELS.build(cfg)
 
 

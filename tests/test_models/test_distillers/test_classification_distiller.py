@@ -252,7 +252,8 @@ def test_unknown_module_path_lists_close_names(tmp_path):
 
 
 def test_unknown_loss_type_lists_close_names(tmp_path):
-    with pytest.raises(KeyError, match='NDLos'):
+    with pytest.raises(ValueError, match=r"unknown type 'NDLos'.*close names:"
+                       r" \['NDLoss'"):
         build(tmp_path, dict(loss_nd=dict(type='NDLos')))
 
 
