@@ -24,8 +24,9 @@ def run_tool(script, *args, check=True, timeout=600):
 
 def cifar_options(data_root, epochs=1, batch_size=16):
     """--cfg-options that shrink a CIFAR-100 config to the tiny test data."""
-    opts = [f'train_cfg.max_epochs={epochs}', 'default_hooks.logger.interval=1',
-            'randomness.seed=0', f'train_dataloader.batch_size={batch_size}']
+    opts = [f'train_cfg.max_epochs={epochs}',
+            'default_hooks.logger.interval=1', 'randomness.seed=0',
+            f'train_dataloader.batch_size={batch_size}']
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         opts += [f'{loader}.dataset.data_root={data_root}',
                  f'{loader}.dataset.verify_md5=False',

@@ -19,7 +19,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import nd_mmdet  # noqa: E402,F401  (applies nd_mmdet.compat before torchvision)
+# nd_mmdet first: nd_mmdet.compat must run before torchvision is imported.
+import nd_mmdet  # noqa: E402,F401
 from nd_mmdet.utils.entrypoint import (build_runner, fail,  # noqa: E402
                                        load_config, run_cli)
 

@@ -1,4 +1,4 @@
-"""CIFAR-100 from the standard ``cifar-100-python`` layout, never downloaded."""
+"""CIFAR-100 from the standard ``cifar-100-python`` layout (local only)."""
 import os.path as osp
 
 from mmpretrain.datasets import CIFAR100 as _MMPretrainCIFAR100

@@ -6,7 +6,7 @@ A distiller's ``student`` / ``teacher`` may be given as
   prefix on ``type`` becomes the ``_scope_`` of the build, so the model's own
   sub-modules (``backbone=dict(type='ResNet')``) resolve in that package;
 - a local config path: ``'configs/cifar100/resnet/resnet20_cifar100.py'``;
-- a package config path: ``'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'``.
+- a package config: 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'.
 
 For a config file the ``model`` field is used, with the file's
 ``default_scope`` and, where the model has none, its top-level

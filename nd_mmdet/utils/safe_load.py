@@ -3,8 +3,8 @@
 Every file this toolkit reads that a user may have downloaded (teacher
 checkpoints, class-centre files) goes through :func:`safe_torch_load`, i.e.
 ``torch.load(weights_only=True)`` plus the numpy types that mmengine writes in
-checkpoint metadata (see :func:`_safe_globals`). A file that carries a pickled callable is refused with
-an error naming the file, never executed.
+checkpoint metadata (see :func:`_safe_globals`). A file that carries a
+pickled callable is refused with an error naming the file, never executed.
 """
 import hashlib
 import os.path as osp
