@@ -4,28 +4,24 @@ ReviewKD (HCL) on the FPN levels, all on the STUDENT's sampled proposals.
 
 How the RoI values are captured without re-implementing any MMDetection code:
 the student's own ``loss`` (RPN + RoI head, with its assigner and sampler)
-runs once, unchanged, while forward hooks on modules it calls record
+runs once, unchanged, while hooks on modules it calls record (only inside
+a recording):
 
-========================================  ===================================
-hook (student, only inside a recording)   gives
-========================================  ===================================
-pre-hook ``roi_head.bbox_roi_extractor``  ``rois`` (its 2nd argument: the
-                                          ``bbox2roi`` of the sampling
-                                          results, batch index + x1y1x2y2)
-hook ``roi_head.bbox_head.shared_fcs[-1]``  the last shared FC; ReLU applied
-                                          here = the box feature of
-                                          ``ConvFCBBoxHead.forward``
-hook ``roi_head.bbox_head``               ``(cls_score, bbox_pred)``
-pre-hook ``roi_head.bbox_head.loss_cls``  the labels the student's own
-                                          classification loss is computed
-                                          with (``get_targets``: fg class,
-                                          background = ``num_classes``)
-hook ``neck``                             the FPN levels
-========================================  ===================================
+- pre-hook on ``roi_head.bbox_roi_extractor``: ``rois``, its 2nd argument
+  (the ``bbox2roi`` of the sampling results: batch index + x1y1x2y2);
+- hook on ``roi_head.bbox_head.shared_fcs[-1]``: the last shared FC, ReLU
+  applied here = the box feature of ``ConvFCBBoxHead.forward``;
+- hook on ``roi_head.bbox_head``: ``(cls_score, bbox_pred)``;
+- pre-hook on ``roi_head.bbox_head.loss_cls``: the labels the student's own
+  classification loss uses (``get_targets``: the assigned foreground class,
+  background = ``num_classes``);
+- hook on ``neck``: the FPN levels.
 
-The teacher (frozen, eval) then runs ``extract_feat`` (backbone + FPN) and
-``roi_head._bbox_forward`` on exactly those ``rois``: no teacher RPN, no
-teacher sampling, no teacher losses.
+The teacher (frozen, eval, no gradient) runs ``extract_feat`` (backbone +
+FPN; before the student, so its transient activations are freed before the
+student's graph is built) and, after the student, ``roi_head._bbox_forward``
+on exactly those ``rois``: no teacher RPN, no teacher sampling, no teacher
+losses.
 """
 import torch
 import torch.nn.functional as F
@@ -186,15 +182,11 @@ class TwoStageDistiller(BaseDistiller):
         _, bbox_head = _box_head_parts(self.student, 'student')
         if needs_embed:
             self._check_shared_fcs(bbox_head, 'student')
-        self._student_recorders = self._student_hooks(needs_embed)
+        self._student_recorders = self._student_hooks()
         if self.has_teacher:
             self._check_compatible(needs_embed)
-            paths = {}
-            if needs_embed:
-                last = self.teacher.roi_head.bbox_head.num_shared_fcs - 1
-                paths['embed'] = f'roi_head.bbox_head.shared_fcs.{last}'
-            self.teacher_recorder = OutputRecorder(self.teacher, paths,
-                                                   'teacher')
+            self.teacher_recorder = OutputRecorder(
+                self.teacher, self._embed_path(self.teacher), 'teacher')
 
     # ----------------------------------------------------------- set-up
     @staticmethod
@@ -208,13 +200,21 @@ class TwoStageDistiller(BaseDistiller):
                 'centres) is the output of the last shared FC; use a head '
                 'with shared FCs such as Shared2FCBBoxHead')
 
-    def _student_hooks(self, needs_embed):
+    @staticmethod
+    def _embed_path(model):
+        """``{'embed': <last shared FC>}`` when the box head has shared FCs
+        (recording is free when nothing reads it), else ``{}``."""
+        head = model.roi_head.bbox_head
+        if _embed_width(head) is None:
+            return {}
+        return {'embed': f'roi_head.bbox_head.shared_fcs.'
+                         f'{len(head.shared_fcs) - 1}'}
+
+    def _student_hooks(self):
         paths = {'head': 'roi_head.bbox_head'}
         paths['feats'] = 'neck' if getattr(self.student, 'with_neck',
                                            False) else 'backbone'
-        if needs_embed:
-            last = self.student.roi_head.bbox_head.num_shared_fcs - 1
-            paths['embed'] = f'roi_head.bbox_head.shared_fcs.{last}'
+        paths.update(self._embed_path(self.student))
         outputs = OutputRecorder(self.student, paths, 'student')
         rois = _ArgumentRecorder(
             resolve_module(self.student, 'roi_head.bbox_roi_extractor',
@@ -253,7 +253,8 @@ class TwoStageDistiller(BaseDistiller):
                 raise ValueError(
                     f'connectors.student_embed maps {p_in}->{p_out} but the '
                     f'student RoI box feature is {s_dim}-d and the '
-                    f"teacher's {t_dim}-d (roi_head.bbox_head.fc_out_channels)")
+                    f"teacher's {t_dim}-d (roi_head.bbox_head."
+                    'fc_out_channels)')
         elif s_dim != t_dim:
             raise ValueError(
                 f'student RoI box feature is {s_dim}-d but the teacher\'s is '
@@ -332,18 +333,26 @@ class TwoStageDistiller(BaseDistiller):
 
     # ------------------------------------------------------------ teacher
     @torch.no_grad()
-    def run_teacher(self, inputs, rois):
-        """Teacher values the losses read: FPN levels and/or the RoI box
-        feature and logits on the given (student's) ``rois``."""
+    def teacher_features(self, inputs):
+        """The teacher's backbone + FPN levels, or None when no loss reads
+        a teacher value."""
         wanted = self.required_inputs
-        need_roi = bool(wanted & set(_TEACHER_ROI_INPUTS))
-        if 'teacher_feats' not in wanted and not need_roi:
+        if 'teacher_feats' not in wanted and \
+                not wanted & set(_TEACHER_ROI_INPUTS):
+            return None
+        return self.teacher.extract_feat(inputs)
+
+    @torch.no_grad()
+    def run_teacher(self, feats, rois):
+        """Teacher values the losses read, from its FPN levels ``feats``:
+        the levels themselves and/or the RoI box feature and logits on the
+        given (student's) ``rois``."""
+        if feats is None:
             return {}
-        feats = self.teacher.extract_feat(inputs)
         values = {}
-        if 'teacher_feats' in wanted:
+        if 'teacher_feats' in self.required_inputs:
             values['teacher_feats'] = list(feats)
-        if need_roi:
+        if self.required_inputs & set(_TEACHER_ROI_INPUTS):
             values.update(self.teacher_roi_values(feats, rois))
         return values
 
@@ -378,6 +387,10 @@ class TwoStageDistiller(BaseDistiller):
 
     # ------------------------------------------------------------ forward
     def forward_distill(self, inputs, data_samples):
+        # Teacher backbone + FPN first: its transient activations are freed
+        # before the student's graph is built. Its RoI head needs the
+        # student's sampled RoIs, so it runs after the student.
+        teacher_feats = self.teacher_features(inputs)
         student_losses, values = self._run_student_loss(inputs, data_samples)
-        values.update(self.run_teacher(inputs, values['rois']))
+        values.update(self.run_teacher(teacher_feats, values['rois']))
         return student_losses, self.apply_connectors(values)

@@ -1,0 +1,4 @@
+# KD++ R101 -> R18 = KD (T = 1, weight 1.0) + ND (weight 1.5) on the
+# 1024-d RoI box feature, with teacher centres of the 80 classes + background.
+_base_ = ['../kd/kd_faster-rcnn_r101-r18_fpn_ms-1x_coco.py']
+model = dict(distill_losses=dict(loss_nd=dict(type='NDLoss', loss_weight=1.5)))

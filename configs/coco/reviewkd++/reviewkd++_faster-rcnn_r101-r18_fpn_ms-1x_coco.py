@@ -1,0 +1,4 @@
+# ReviewKD++ R101 -> R18 = ReviewKD (HCL on ABF-fused P2-P6, weight 1.2)
+# + ND (weight 1.5) on the 1024-d RoI box feature.
+_base_ = ['../reviewkd/reviewkd_faster-rcnn_r101-r18_fpn_ms-1x_coco.py']
+model = dict(distill_losses=dict(loss_nd=dict(type='NDLoss', loss_weight=1.5)))

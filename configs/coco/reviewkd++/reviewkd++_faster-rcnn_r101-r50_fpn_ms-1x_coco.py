@@ -1,0 +1,4 @@
+# ReviewKD++ R101 -> R50 = ReviewKD (HCL on ABF-fused P2-P6, weight 1.4)
+# + ND (weight 1.0) on the 1024-d RoI box feature.
+_base_ = ['../reviewkd/reviewkd_faster-rcnn_r101-r50_fpn_ms-1x_coco.py']
+model = dict(distill_losses=dict(loss_nd=dict(type='NDLoss', loss_weight=1.0)))

@@ -1,0 +1,88 @@
+"""Writer of a tiny COCO-format detection dataset (standard layout).
+
+``write_tiny_coco(root)`` writes::
+
+    root/annotations/instances_train2017.json
+    root/annotations/instances_val2017.json
+    root/train2017/000000000001.png ...
+    root/val2017/...
+
+Images are 64-128 px grey noise with 1-3 filled shapes; each category is one
+(shape, colour) pair, so a small detector can learn them. Category ids are
+deliberately not contiguous (2, 5, 9) to exercise the label -> category id
+mapping of the evaluation.
+"""
+import json
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+
+#: (id, name, shape, BGR colour)
+CATEGORIES = (
+    (2, 'red_box', 'rect', (40, 40, 220)),
+    (5, 'green_ellipse', 'ellipse', (60, 200, 60)),
+    (9, 'blue_box', 'rect', (220, 80, 30)),
+)
+CLASSES = tuple(c[1] for c in CATEGORIES)
+
+
+def _draw_image(rng, width, height, max_objects):
+    image = rng.normal(128, 12, size=(height, width, 3))
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    boxes = []
+    for _ in range(int(rng.integers(1, max_objects + 1))):
+        cat = int(rng.integers(len(CATEGORIES)))
+        w = int(rng.integers(width // 4, width // 2))
+        h = int(rng.integers(height // 4, height // 2))
+        x = int(rng.integers(0, width - w))
+        y = int(rng.integers(0, height - h))
+        _, _, shape, colour = CATEGORIES[cat]
+        if shape == 'rect':
+            cv2.rectangle(image, (x, y), (x + w - 1, y + h - 1), colour, -1)
+        else:
+            cv2.ellipse(image, (x + w // 2, y + h // 2),
+                        (w // 2, h // 2), 0, 0, 360, colour, -1)
+        boxes.append((cat, [x, y, w, h]))
+    return image, boxes
+
+
+def write_tiny_coco(root, num_train=8, num_val=4, max_objects=3, seed=0,
+                    sizes=((128, 96), (96, 128), (128, 128), (64, 96))):
+    """Write the dataset under ``root``; return ``dict(root, classes,
+    train_ann, val_ann)`` (annotation paths relative to ``root``).
+
+    ``sizes`` are (width, height) pairs used in turn."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+    categories = [dict(id=cid, name=name, supercategory='shape')
+                  for cid, name, _, _ in CATEGORIES]
+    image_id, ann_id = 0, 0
+    for split, num in (('train2017', num_train), ('val2017', num_val)):
+        os.makedirs(osp.join(root, split), exist_ok=True)
+        images, annotations = [], []
+        for i in range(num):
+            image_id += 1
+            width, height = sizes[i % len(sizes)]
+            image, boxes = _draw_image(rng, width, height, max_objects)
+            file_name = f'{image_id:012d}.png'
+            cv2.imwrite(osp.join(root, split, file_name), image)
+            images.append(
+                dict(id=image_id, file_name=file_name, width=width,
+                     height=height))
+            for cat, bbox in boxes:
+                ann_id += 1
+                annotations.append(
+                    dict(id=ann_id, image_id=image_id,
+                         category_id=CATEGORIES[cat][0], bbox=bbox,
+                         area=float(bbox[2] * bbox[3]), iscrowd=0))
+        with open(osp.join(root, 'annotations', f'instances_{split}.json'),
+                  'w') as f:
+            json.dump(dict(images=images, annotations=annotations,
+                           categories=categories), f)
+    return dict(
+        root=root,
+        classes=CLASSES,
+        train_ann='annotations/instances_train2017.json',
+        val_ann='annotations/instances_val2017.json')
