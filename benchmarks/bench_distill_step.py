@@ -2,12 +2,16 @@
 
     python benchmarks/bench_distill_step.py [--task cls] [--steps 10]
 
-For a task (``cls``: CIFAR-100 ResNet-32x4 -> ResNet-8x4 KD++, batch 64),
-measures in one run, interleaved so that machine noise hits both alike:
+For a task (``cls``: CIFAR-100 ResNet-32x4 -> ResNet-8x4 KD++, batch 64;
+``det``: Faster R-CNN FPN ResNet-50 -> ResNet-18 KD++ on RoIs, 2 images of
+``--det-size`` px, 512 sampled RoIs each), measures in one run, interleaved
+so that machine noise hits both alike:
 
 - A: one distillation training step (distiller loss, backward, SGD step);
 - B: the student's own training step (its loss, backward, SGD step) plus
-  the teacher forward of only the parts that the losses read, under no_grad.
+  the teacher forward of only the parts that the losses read, under no_grad
+  (classification: backbone + neck + head; detection: backbone + FPN + the
+  box head on the student's sampled RoIs, recorded once from A).
 
 It prints the median times and the ratio A / B (goal <= 1.05), then the
 peak-memory ratio (goal <= 1.10), each variant in a fresh subprocess: the
@@ -62,6 +66,41 @@ def build_cls(workdir, device):
     return distiller, inputs, samples
 
 
+def build_det(workdir, device, size):
+    from mmdet.testing import demo_mm_inputs
+    from mmengine.config import Config
+
+    from nd_mmdet.models.distillers import TwoStageDistiller
+    from nd_mmdet.utils import build_model_from_spec
+    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+    def detector(depth):
+        model = Config.fromfile(osp.join(
+            repo, 'configs/coco/faster_rcnn/faster-rcnn_r18_fpn_ms-1x_coco.py'
+        )).model
+        model.backbone.update(depth=depth, init_cfg=None)
+        model.neck.in_channels = [64, 128, 256, 512] if depth == 18 else \
+            [256, 512, 1024, 2048]
+        model['_scope_'] = 'mmdet'
+        return model
+
+    teacher = build_model_from_spec(detector(50))
+    ckpt = osp.join(workdir, 'teacher.pth')
+    torch.save(dict(state_dict=teacher.state_dict()), ckpt)
+    distiller = TwoStageDistiller(
+        student=detector(18), teacher=detector(50), teacher_ckpt=ckpt,
+        distill_losses=dict(
+            loss_kd=dict(type='KDLoss', temperature=1.0, loss_weight=1.0),
+            loss_nd=dict(type='NDLoss', loss_weight=1.5))).to(device)
+    distiller.set_class_centers(
+        torch.rand(*distiller.expected_centers_shape()) + 0.1)
+    distiller.train()
+    data = distiller.data_preprocessor(
+        demo_mm_inputs(2, (3, size, size), num_items=[5, 5],
+                       num_classes=80), True)
+    return distiller, data['inputs'], data['data_samples']
+
+
 def steps(distiller, inputs, samples):
     """The two variants as callables sharing one model."""
     student, teacher = distiller.student, distiller.teacher
@@ -69,20 +108,39 @@ def steps(distiller, inputs, samples):
     opt_b = torch.optim.SGD(student.parameters(), lr=1e-4)
 
     def distill_step():
-        losses = distiller.loss(inputs, samples)
+        loss, _ = distiller.parse_losses(distiller.loss(inputs, samples))
         opt_a.zero_grad()
-        sum(losses.values()).backward()
+        loss.backward()
         opt_a.step()
 
-    def student_plus_teacher_parts():
-        losses = student.loss(inputs, samples)
-        opt_b.zero_grad()
-        sum(losses.values()).backward()
-        opt_b.step()
-        with torch.no_grad():  # KD reads logits: backbone + neck + head
+    if hasattr(teacher, 'roi_head'):
+        # The student's sampled RoIs of one step, for B's teacher box head.
+        _, values = distiller.forward_distill(inputs, samples)
+        rois = values['rois'].detach()
+
+        def teacher_parts():
+            feats = teacher.extract_feat(inputs)
+            teacher.roi_head._bbox_forward(feats, rois)
+    else:
+
+        def teacher_parts():  # KD reads logits: backbone + neck + head
             teacher(inputs, mode='tensor')
 
+    def student_plus_teacher_parts():
+        loss, _ = student.parse_losses(student.loss(inputs, samples))
+        opt_b.zero_grad()
+        loss.backward()
+        opt_b.step()
+        with torch.no_grad():
+            teacher_parts()
+
     return dict(A=distill_step, B=student_plus_teacher_parts)
+
+
+def build(args, workdir, device):
+    if args.task == 'det':
+        return build_det(workdir, device, args.det_size)
+    return build_cls(workdir, device)
 
 
 def sync(device):
@@ -92,7 +150,7 @@ def sync(device):
 
 def time_run(args, device):
     with tempfile.TemporaryDirectory() as workdir:
-        variants = steps(*build_cls(workdir, device))
+        variants = steps(*build(args, workdir, device))
         for fn in variants.values():  # warm-up
             fn()
         times = {k: [] for k in variants}
@@ -134,7 +192,7 @@ class PeakRSS:
 def memory_run(args, device, variant):
     """Peak memory of one variant's steps (run in its own process)."""
     with tempfile.TemporaryDirectory() as workdir:
-        fn = steps(*build_cls(workdir, device))[variant]
+        fn = steps(*build(args, workdir, device))[variant]
         if device.type == 'cuda':
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
@@ -150,7 +208,8 @@ def memory_run(args, device, variant):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--task', choices=['cls'], default='cls')
+    parser.add_argument('--task', choices=['cls', 'det'], default='cls')
+    parser.add_argument('--det-size', type=int, default=320)
     parser.add_argument('--steps', type=int, default=10)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--device', default='cuda' if
@@ -174,7 +233,8 @@ def main():
     peaks = {}
     for variant in 'AB':
         out = subprocess.run(
-            [sys.executable, __file__, '--task', args.task, '--device',
+            [sys.executable, __file__, '--task', args.task, '--det-size',
+             str(args.det_size), '--device',
              args.device, '--threads', str(args.threads),
              '--memory-variant', variant],
             check=True, stdout=subprocess.PIPE, text=True).stdout
