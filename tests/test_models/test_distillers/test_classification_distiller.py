@@ -93,6 +93,12 @@ def test_teacher_bit_identical_after_training_steps(tmp_path):
     before = copy.deepcopy(model.teacher.state_dict())
     student_before = copy.deepcopy(model.student.state_dict())
     optim = torch.optim.SGD(model.parameters(), lr=0.1)
+    in_optimizer = {id(p) for g in optim.param_groups for p in g['params']}
+    assert not in_optimizer & {id(p) for p in model.teacher.parameters()}
+    modes = []
+    for module in model.teacher.modules():
+        module.register_forward_pre_hook(
+            lambda m, args: modes.append(m.training))
     model.train()
     for step in range(3):
         inputs, samples = batch(seed=step)
@@ -105,6 +111,7 @@ def test_teacher_bit_identical_after_training_steps(tmp_path):
     for key, value in before.items():
         assert torch.equal(value, after[key]), key
     assert all(p.grad is None for p in model.teacher.parameters())
+    assert modes and not any(modes), 'every teacher forward in eval mode'
     changed = [k for k, v in model.student.state_dict().items()
                if not torch.equal(v, student_before[k])]
     assert changed
