@@ -1,8 +1,10 @@
 """Distillation losses, registered in :data:`nd_mmdet.registry.MODELS`."""
+from .binary_kd_loss import BinaryKDLoss
 from .dist_loss import DISTLoss
 from .dkd_loss import DKDLoss
 from .hcl_loss import HCLLoss
 from .kd_loss import KDLoss
 from .nd_loss import NDLoss
 
-__all__ = ['NDLoss', 'KDLoss', 'DKDLoss', 'DISTLoss', 'HCLLoss']
+__all__ = ['NDLoss', 'KDLoss', 'DKDLoss', 'DISTLoss', 'HCLLoss',
+           'BinaryKDLoss']

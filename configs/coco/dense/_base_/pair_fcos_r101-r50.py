@@ -1,0 +1,17 @@
+# FCOS R101-FPN teacher (model zoo fcos_r101-caffe_fpn_gn-head-1x_coco, box AP
+# 39.1) -> R50-FPN student; both caffe-style (same image normalisation), 256-d
+# heads.
+# The distiller config inherits the student's own config (data, 1x schedule,
+# optimiser, runtime) and replaces its model by the distiller; the teacher
+# class-centre pre-pass runs over 200 training iterations (ClassCentersHook
+# does nothing for a method without ND).
+_base_ = ['../fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py']
+custom_imports = dict(imports=['nd_mmdet'], allow_failed_imports=False)
+model = dict(
+    _delete_=True,
+    _scope_='nd_mmdet',
+    type='DenseDistiller',
+    student='{{fileDirname}}/../fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
+    teacher='mmdet::fcos/fcos_r101-caffe_fpn_gn-head-1x_coco.py',
+    teacher_ckpt='checkpoints/coco/fcos_r101-caffe_fpn_gn-head-1x_coco.pth')
+custom_hooks = [dict(type='nd_mmdet.ClassCentersHook', max_iters=200)]

@@ -1,0 +1,4 @@
+# GFL R50-FPN, 1x schedule: the student trained alone (baseline of
+# R101 -> R50) and the `student` of those distillers. MMDetection's own
+# config (model zoo box AP 40.2), unchanged.
+_base_ = 'mmdet::gfl/gfl_r50_fpn_1x_coco.py'
