@@ -14,6 +14,18 @@ from tests.tools_runner import cifar_options, run_tool  # noqa: E402
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def isolated_default_scope():
+    """Each test starts with the default scope it found: mmengine makes the
+    last DefaultScope created the current one, which would leak a package's
+    scope from one test into the registry look-ups of the next."""
+    from mmengine.registry import DefaultScope
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)
+
+
 @pytest.fixture(scope='session')
 def tiny_cifar_root(tmp_path_factory):
     """A cifar-100-python folder with 64 train / 32 test images of 4

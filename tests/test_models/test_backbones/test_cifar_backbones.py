@@ -136,8 +136,10 @@ def test_arch_overrides():
 
 
 def test_build_from_registry():
+    # _scope_: other tests leave another package's default scope current.
     model = MODELS.build(
-        dict(type='CifarResNet', arch='resnet8x4', out_indices=(0, 1, 2)))
+        dict(_scope_='nd_mmdet', type='CifarResNet', arch='resnet8x4',
+             out_indices=(0, 1, 2)))
     assert isinstance(model, CifarResNet)
     assert isinstance(model, BaseCifarBackbone)
     assert model.stage_channels == (64, 128, 256)

@@ -14,7 +14,8 @@ def test_parameter_count_matches_published():
 
 
 def test_stage_shapes():
-    model = MODELS.build(dict(type='MobileNetV1', out_indices=(0, 1, 2, 3)))
+    model = MODELS.build(dict(_scope_='nd_mmdet', type='MobileNetV1',
+                              out_indices=(0, 1, 2, 3)))
     model.eval()
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 64, 64))
