@@ -67,6 +67,18 @@ def read_idx(path):
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
 
 
+def write_idx(path, array):
+    """Write ``array`` (uint8) as an idx file, gzipped when ``path`` ends
+    with ``.gz`` (to make small Fashion-MNIST-format files, e.g. in tests)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b''.join(
+        int(d).to_bytes(4, 'big') for d in array.shape)
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'wb') as f:
+        f.write(header + array.tobytes())
+    return path
+
+
 def balanced_subset(labels, size, seed=0):
     """Indices (sorted) of a class-balanced random subset of ``labels``.
 

@@ -1,0 +1,183 @@
+"""tools/demo.py: the orchestration (with the tools stubbed: arguments,
+teacher reuse, the results table) and a real --quick smoke run on tiny
+Fashion-MNIST files."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import re
+
+import numpy as np
+import pytest
+
+from nd_mmdet.datasets.fashion_mnist import write_idx
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """The Runners built by the demo set mmengine's global default
+    scope; restore it so later tests building by bare names are unaffected."""
+    from mmengine.registry import DefaultScope
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)
+
+
+def _load_demo():
+    path = osp.join(REPO, 'tools', 'demo.py')
+    spec = importlib.util.spec_from_file_location('demo_tool', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# top-1 per (config, seed) returned by the stubbed tools/test.py
+FAKE_TOP1 = {
+    'resnet8thin_fmnist-2k.py': [80.0, 82.0],
+    'kd_resnet8-resnet8thin_fmnist-2k.py': [83.0, 83.0],
+    'kd++_resnet8-resnet8thin_fmnist-2k.py': [84.0, 86.0],
+    'dkd++_resnet8-resnet8thin_fmnist-2k.py': [79.0, 81.0],
+}
+
+
+class FakeTools:
+    """Stands in for ``demo.run_tool``: records the calls and writes what
+    the real tools would (checkpoint, last_checkpoint, metrics json)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, relpath, argv):
+        self.calls.append((relpath, list(argv)))
+        if relpath == 'train.py':
+            config, work_dir = osp.basename(argv[0]), argv[2]
+            opts = dict(o.split('=', 1) for o in argv[4:])
+            os.makedirs(work_dir, exist_ok=True)
+            ckpt = osp.join(work_dir, 'iter_1.pth')
+            open(ckpt, 'w').close()
+            with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+                f.write(ckpt)
+            seed = int(opts.get('randomness.seed', 0))
+            top1 = FAKE_TOP1.get(config, [90.0])[seed]
+            with open(osp.join(work_dir, 'fake_top1'), 'w') as f:
+                f.write(str(top1))
+        elif relpath == 'test.py':
+            ckpt, eval_dir = argv[1], argv[3]
+            with open(osp.join(osp.dirname(ckpt), 'fake_top1')) as f:
+                top1 = float(f.read())
+            os.makedirs(osp.join(eval_dir, 'ts'))
+            with open(osp.join(eval_dir, 'ts', 'ts.json'), 'w') as f:
+                json.dump({'accuracy/top1': top1, 'time': 0.1}, f)
+        else:
+            out_dir = argv[argv.index('--out-dir') + 1]
+            return dict(
+                student=dict(norm_mean=1.0, norm_median=1.0, cos_mean=0.5),
+                teacher=dict(norm_mean=2.0, cos_mean=0.9),
+                plots=dict(norm=osp.join(out_dir, 'embedding_norms.png'),
+                           cos=osp.join(out_dir, 'center_cosine.png')))
+
+    def trains(self):
+        return [argv for relpath, argv in self.calls if relpath == 'train.py']
+
+
+def test_orchestration_table_and_teacher_reuse(tmp_path, monkeypatch):
+    demo = _load_demo()
+    fake = FakeTools()
+    monkeypatch.setattr(demo, 'run_tool', fake)
+    work_dir = str(tmp_path / 'demo')
+    result = demo.main(['--work-dir', work_dir, '--seeds', '2'])
+
+    trains = fake.trains()
+    assert len(trains) == 1 + 4 * 2
+    assert osp.basename(trains[0][0]) == demo.TEACHER_CONFIG
+    teacher_ckpt = osp.join(work_dir, 'teacher', 'iter_1.pth')
+    for argv in trains[1:]:
+        opts = argv[4:]
+        assert any(re.fullmatch(r'randomness\.seed=[01]', o) for o in opts)
+        is_student = osp.basename(argv[0]) == 'resnet8thin_fmnist-2k.py'
+        assert (f'model.teacher_ckpt={teacher_ckpt}' in opts) != is_student
+    stats_calls = [a for r, a in fake.calls if r.startswith('analysis')]
+    assert [osp.basename(a[0]) for a in stats_calls] == [
+        'resnet8thin_fmnist-2k.py', 'kd++_resnet8-resnet8thin_fmnist-2k.py'
+    ]
+    assert all('--teacher-ckpt' in a for a in stats_calls)
+
+    with open(osp.join(work_dir, 'results.md')) as f:
+        report = f.read()
+    assert '| teacher (ResNet-8, all 60k images, 1 run) | 90.00 |' in report
+    assert '| student alone | 81.00 ± 1.41 | — | 80.00, 82.00 |' in report
+    assert '| KD | 83.00 ± 0.00 | +2.00 | 83.00, 83.00 |' in report
+    assert '| KD++ | 85.00 ± 1.41 | +4.00 | 84.00, 86.00 |' in report
+    assert '| DKD++ | 80.00 ± 1.41 | -1.00 | 79.00, 81.00 |' in report
+    assert 'feature_stats/kd++/embedding_norms.png' in report
+    assert result['top1']['kd++'] == [84.0, 86.0]
+    with open(osp.join(work_dir, 'results.json')) as f:
+        assert json.load(f)['teacher']['top1'] == 90.0
+
+    # second run: the teacher is reused (neither trained nor evaluated)
+    fake.calls.clear()
+    demo.main(['--work-dir', work_dir, '--seeds', '1'])
+    assert demo.TEACHER_CONFIG not in [osp.basename(a[0]) for a in
+                                       fake.trains()]
+    assert len(fake.trains()) == 4
+    with open(osp.join(work_dir, 'results.md')) as f:
+        report = f.read()
+    assert 'teacher reused' in report
+    assert '| student alone | 80.00 (1 seed) | — | 80.00 |' in report
+
+    # other teacher settings (here another data root): trained again
+    fake.calls.clear()
+    demo.main(['--work-dir', work_dir, '--seeds', '1', '--data-root',
+               str(tmp_path)])
+    assert osp.basename(fake.trains()[0][0]) == demo.TEACHER_CONFIG
+    assert f'train_dataloader.dataset.data_root={tmp_path}' in \
+        fake.trains()[0][4:]
+
+
+@pytest.fixture
+def tiny_fmnist(tmp_path):
+    """120 train / 40 test 28x28 images, class k brighter than class k-1."""
+    root = str(tmp_path / 'fmnist')
+    os.makedirs(root)
+    rng = np.random.default_rng(0)
+    for prefix, num in (('train', 120), ('t10k', 40)):
+        labels = np.arange(num) % 10
+        images = np.clip(labels[:, None, None] * 25 +
+                         rng.integers(0, 40, size=(num, 28, 28)), 0, 255)
+        write_idx(osp.join(root, f'{prefix}-images-idx3-ubyte.gz'), images)
+        write_idx(osp.join(root, f'{prefix}-labels-idx1-ubyte.gz'), labels)
+    return root
+
+
+def test_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch):
+    demo = _load_demo()
+    # mmengine formats every config it logs / dumps / stores in a checkpoint
+    # with yapf (half of this run's time); the text is not checked here
+    monkeypatch.setattr('yapf.yapflib.yapf_api.FormatCode',
+                        lambda text, **kwargs: (text, False))
+    # shrink the smoke run further: a 40-image test split
+    monkeypatch.setitem(demo.QUICK, 'test', [
+        'test_dataloader.dataset.subset_size=40',
+        'test_dataloader.batch_size=40'
+    ])
+    work_dir = str(tmp_path / 'demo')
+    result = demo.main([
+        '--quick', '--seeds', '1', '--work-dir', work_dir, '--data-root',
+        tiny_fmnist
+    ])
+    assert set(result['top1']) == {'student', 'kd', 'kd++', 'dkd++'}
+    for values in result['top1'].values():
+        assert len(values) == 1 and 0.0 <= values[0] <= 100.0
+    for slug in ('student', 'kd++'):
+        for name in ('embedding_norms.png', 'center_cosine.png'):
+            assert osp.isfile(osp.join(work_dir, 'feature_stats', slug, name))
+        stats = result['stats'][slug]
+        assert stats['centres'] == 'teacher' and stats['num_samples'] == 40
+    # the distillers trained with the teacher's class centres
+    assert osp.isfile(osp.join(work_dir, 'kd++', 'seed0', 'class_centers.pth'))
+    with open(osp.join(work_dir, 'results.md')) as f:
+        report = f.read()
+    assert 'QUICK SMOKE RUN' in report and '| KD++ |' in report
