@@ -1,6 +1,6 @@
 """One-stage dense detector distillation end to end through the
 command-line tools, on the tiny COCO-format dataset: train a tiny teacher
-(RetinaNet R18 / FCOS R18, 10 iterations), distil it with the repository's
+(RetinaNet / FCOS / GFL with ResNet-18, 10 iterations), distil it with the repository's
 KD++ config (binary KD + ND at the student's positive priors, class centres
 by the pre-pass, 3 iterations) and evaluate with tools/test.py (COCO box AP
 printed).
@@ -27,6 +27,11 @@ CASES = {
         kdpp='configs/coco/dense/kd++/'
         'kd++_fcos_r101-r50_fpn_gn-head_1x_coco.py',
         # ResNet-18 (caffe style) instead of the ResNet-50 of the config
+        backbone=', depth=18',
+        neck='neck=dict(in_channels=[64, 128, 256, 512]),'),
+    'gfl': dict(
+        student='configs/coco/dense/gfl/gfl_r50_fpn_1x_coco.py',
+        kdpp='configs/coco/dense/kd++/kd++_gfl_r101-r50_fpn_1x_coco.py',
         backbone=', depth=18',
         neck='neck=dict(in_channels=[64, 128, 256, 512]),'),
 }

@@ -27,6 +27,7 @@ STUDENT_CFG = 'configs/coco/faster_rcnn/faster-rcnn_r18_fpn_ms-1x_coco.py'
 KDPP_CFG = 'configs/coco/kd++/kd++_faster-rcnn_r101-r18_fpn_ms-1x_coco.py'
 RKDPP_CFG = ('configs/coco/reviewkd++/'
              'reviewkd++_faster-rcnn_r101-r18_fpn_ms-1x_coco.py')
+DKDPP_CFG = 'configs/coco/dkd++/dkd++_faster-rcnn_r101-r18_fpn_ms-1x_coco.py'
 
 #: Appended to every test config: tiny data (128 px, batch 2, no workers),
 #: iteration-based schedule (the epoch loop sleeps 2 s per epoch), no warm-up
@@ -223,6 +224,17 @@ def test_reviewkdpp_trains(tiny, teacher):
                            weights_only=False)['state_dict'])
     assert any(k.startswith('connectors.student_feats.abfs.4') for k in keys)
     assert all(k.startswith(('student.', 'connectors.')) for k in keys)
+
+
+def test_dkdpp_trains(tiny, teacher):
+    config = distill_config(tiny, teacher, DKDPP_CFG)
+    work = tiny['tmp'] / 'dkdpp'
+    log = run_tool('train.py', config, '--work-dir', work).stdout
+    for name in ('loss_dkd', 'loss_nd', 'loss_cls'):
+        assert name + ':' in log
+    keys = list(torch.load(work / 'iter_5.pth',
+                           weights_only=False)['state_dict'])
+    assert keys and all(k.startswith('student.') for k in keys)
 
 
 def test_ap_matches_cocoeval_and_export(tiny, kdpp):

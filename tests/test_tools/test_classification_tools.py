@@ -62,6 +62,27 @@ def test_kdpp_trains_evaluates_and_keeps_teacher(teacher, tiny_cifar_root,
     assert 0 <= last_metrics(out) <= 100
 
 
+@pytest.mark.parametrize('method,base_loss', [('dkd++', 'loss_dkd'),
+                                              ('dist++', 'loss_dist'),
+                                              ('reviewkd++', 'loss_hcl')])
+def test_other_methods_train_and_evaluate(teacher, tiny_cifar_root, tmp_path,
+                                          method, base_loss):
+    config = (f'configs/cifar100/{method}/'
+              f'{method}_resnet56-resnet20_cifar100.py')
+    log = run_tool('train.py', config, '--work-dir', tmp_path,
+                   *cifar_options(tiny_cifar_root),
+                   f'model.teacher_ckpt={teacher}').stdout
+    for name in (base_loss, 'loss_nd', 'loss_cls', f'{base_loss}_warmup'):
+        assert name + ':' in log
+    keys = list(torch.load(tmp_path / 'epoch_1.pth',
+                           weights_only=False)['state_dict'])
+    assert keys and all(k.startswith(('student.', 'connectors.'))
+                        for k in keys)
+    out = run_tool('test.py', config, tmp_path / 'epoch_1.pth',
+                   *cifar_options(tiny_cifar_root)).stdout
+    assert 0 <= last_metrics(out) <= 100
+
+
 def test_compute_class_centers_tool(teacher, tiny_cifar_root, tmp_path):
     out = tmp_path / 'centres.pth'
     log = run_tool('compute_class_centers.py', KDPP_CFG, '--out', out,
