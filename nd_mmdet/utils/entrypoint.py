@@ -21,14 +21,28 @@ def fail(message):
 
 
 def run_cli(main):
-    """Run ``main()``; report :data:`USER_ERRORS` as one line."""
+    """Run ``main()``; report :data:`USER_ERRORS` as one line; leave a
+    distributed run in step (see :func:`shutdown_distributed`)."""
     if os.environ.get('ND_MMDET_TRACEBACK') == '1':
-        return main()
-    try:
-        return main()
-    except USER_ERRORS as err:
-        text = ' '.join(str(err).split())
-        fail(f'{text} (ND_MMDET_TRACEBACK=1 shows the traceback)')
+        result = main()
+    else:
+        try:
+            result = main()
+        except USER_ERRORS as err:
+            text = ' '.join(str(err).split())
+            fail(f'{text} (ND_MMDET_TRACEBACK=1 shows the traceback)')
+    shutdown_distributed()
+    return result
+
+
+def shutdown_distributed():
+    """Wait for every rank, then destroy the process group. A rank that
+    exits while another still saves a checkpoint can abort inside gloo
+    ('terminate called without an active exception')."""
+    import torch.distributed as torch_dist
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
 
 
 def load_config(path, cfg_options=None, launcher='none', work_dir=None):
