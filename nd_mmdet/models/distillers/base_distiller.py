@@ -79,10 +79,13 @@ class BaseDistiller(BaseModel):
             student's preprocessor module.
     """
 
-    #: Values a subclass can hand to losses (``forward`` parameter names).
-    AVAILABLE_INPUTS = ()
+    #: Values a distiller hands to losses (``forward`` parameter names);
+    #: each subclass documents what they mean for its models.
+    AVAILABLE_INPUTS = ('student_logits', 'teacher_logits', 'student_embed',
+                        'teacher_embed', 'student_feats', 'teacher_feats',
+                        'labels', 'class_centers')
     #: Inputs that connectors may transform.
-    CONNECTABLE_INPUTS = ()
+    CONNECTABLE_INPUTS = ('student_embed', 'student_feats')
 
     def __init__(self,
                  student,

@@ -52,10 +52,6 @@ class ClassificationDistiller(BaseDistiller):
         Other arguments: see :class:`BaseDistiller`.
     """
 
-    AVAILABLE_INPUTS = ('student_logits', 'teacher_logits', 'student_embed',
-                        'teacher_embed', 'student_feats', 'teacher_feats',
-                        'labels', 'class_centers')
-    CONNECTABLE_INPUTS = ('student_embed', 'student_feats')
     DEFAULT_PATHS = dict(embed='neck', logits='head')
 
     def __init__(self,

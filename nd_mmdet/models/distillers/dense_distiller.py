@@ -162,10 +162,6 @@ class DenseDistiller(BaseDistiller):
             different image normalisation.
     """
 
-    AVAILABLE_INPUTS = ('student_logits', 'teacher_logits', 'student_embed',
-                        'teacher_embed', 'student_feats', 'teacher_feats',
-                        'labels', 'class_centers')
-    CONNECTABLE_INPUTS = ('student_embed', 'student_feats')
 
     def __init__(self,
                  student,

@@ -158,10 +158,6 @@ class TwoStageDistiller(BaseDistiller):
             teacher normalises images differently from the student.
     """
 
-    AVAILABLE_INPUTS = ('student_logits', 'teacher_logits', 'student_embed',
-                        'teacher_embed', 'student_feats', 'teacher_feats',
-                        'labels', 'class_centers')
-    CONNECTABLE_INPUTS = ('student_embed', 'student_feats')
 
     def __init__(self,
                  student,
