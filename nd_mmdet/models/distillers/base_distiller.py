@@ -164,6 +164,35 @@ class BaseDistiller(BaseModel):
         self.distill_losses[name] = loss
         self.loss_inputs[name] = wanted
 
+    def check_embed_widths(self, s_dim, t_dim, feature, field):
+        """The student embedding reaches the teacher's width: through the
+        ``student_embed`` connector when one is configured (its in / out
+        widths must match), else the widths must be equal.
+
+        Args:
+            s_dim, t_dim (int | None): student / teacher widths (None:
+                unknown, not checked).
+            feature (str): what the embedding is, for messages (e.g.
+                ``'RoI box feature'``).
+            field (str): the config field that sets the width.
+        """
+        if 'student_embed' in self.connectors:
+            proj = self.connectors['student_embed']
+            p_in = getattr(proj, 'in_channels', None)
+            p_out = getattr(proj, 'out_channels', None)
+            if (s_dim and p_in and p_in != s_dim) or \
+                    (t_dim and p_out and p_out != t_dim):
+                raise ValueError(
+                    f'connectors.student_embed maps {p_in}->{p_out} but the '
+                    f"student {feature} is {s_dim}-d and the teacher's "
+                    f'{t_dim}-d ({field})')
+        elif s_dim and t_dim and s_dim != t_dim:
+            raise ValueError(
+                f'student {feature} is {s_dim}-d but teacher {feature} is '
+                f'{t_dim}-d ({field}) and no projector is configured: add '
+                "connectors=dict(student_embed=dict(type='EmbeddingProjector',"
+                f' in_channels={s_dim}, out_channels={t_dim}))')
+
     @property
     def required_inputs(self):
         """Every input name some loss reads."""

@@ -120,22 +120,8 @@ class ClassificationDistiller(BaseDistiller):
             return
         s_dim = self._head_attr(self.student, 'in_channels')
         t_dim = self._head_attr(self.teacher, 'in_channels')
-        if 'student_embed' in self.connectors:
-            proj = self.connectors['student_embed']
-            p_in = getattr(proj, 'in_channels', None)
-            p_out = getattr(proj, 'out_channels', None)
-            if (s_dim and p_in and p_in != s_dim) or \
-                    (t_dim and p_out and p_out != t_dim):
-                raise ValueError(
-                    f'connectors.student_embed maps {p_in}->{p_out} but the '
-                    f'student embedding is {s_dim}-d and the teacher\'s '
-                    f'{t_dim}-d')
-        elif s_dim and t_dim and s_dim != t_dim:
-            raise ValueError(
-                f'student embedding is {s_dim}-d but teacher embedding is '
-                f'{t_dim}-d and no projector is configured: add connectors='
-                f"dict(student_embed=dict(type='EmbeddingProjector', "
-                f'in_channels={s_dim}, out_channels={t_dim}))')
+        self.check_embed_widths(s_dim, t_dim, 'embedding',
+                                'head.in_channels')
 
     def expected_centers_shape(self):
         num_classes = self._head_attr(self.teacher, 'num_classes')

@@ -162,7 +162,6 @@ class DenseDistiller(BaseDistiller):
             different image normalisation.
     """
 
-
     def __init__(self,
                  student,
                  teacher,
@@ -244,23 +243,11 @@ class DenseDistiller(BaseDistiller):
         # The teacher sees the student's preprocessed images.
         TwoStageDistiller._check_preprocessors(self)
         s_dim, t_dim = embed_width(s_head), embed_width(t_head)
-        if 'student_embed' in self.connectors:
-            proj = self.connectors['student_embed']
-            p_in = getattr(proj, 'in_channels', None)
-            p_out = getattr(proj, 'out_channels', None)
-            if (p_in and p_in != s_dim) or (p_out and p_out != t_dim):
-                raise ValueError(
-                    f'connectors.student_embed maps {p_in}->{p_out} but the '
-                    f'student classification feature is {s_dim}-d and the '
-                    f"teacher's {t_dim}-d (bbox_head.feat_channels)")
-        elif s_dim != t_dim and (self.required_inputs & set(_EMBED_INPUTS)
-                                 or self.needs_class_centers):
-            raise ValueError(
-                f'student classification feature is {s_dim}-d but the '
-                f"teacher's is {t_dim}-d (bbox_head.feat_channels) and no "
-                'projector is configured: add connectors=dict(student_embed='
-                f"dict(type='EmbeddingProjector', in_channels={s_dim}, "
-                f'out_channels={t_dim}))')
+        if 'student_embed' in self.connectors or \
+                self.required_inputs & set(_EMBED_INPUTS) or \
+                self.needs_class_centers:
+            self.check_embed_widths(s_dim, t_dim, 'classification feature',
+                                    'bbox_head.feat_channels')
 
     def expected_centers_shape(self):
         """``(K, D)``, or ``(K + 1, D)`` with ``background_centre``; D is

@@ -158,7 +158,6 @@ class TwoStageDistiller(BaseDistiller):
             teacher normalises images differently from the student.
     """
 
-
     def __init__(self,
                  student,
                  teacher,
@@ -241,23 +240,8 @@ class TwoStageDistiller(BaseDistiller):
             return
         self._check_shared_fcs(t_head, 'teacher')
         s_dim, t_dim = _embed_width(s_head), _embed_width(t_head)
-        if 'student_embed' in self.connectors:
-            proj = self.connectors['student_embed']
-            p_in = getattr(proj, 'in_channels', None)
-            p_out = getattr(proj, 'out_channels', None)
-            if (p_in and p_in != s_dim) or (p_out and p_out != t_dim):
-                raise ValueError(
-                    f'connectors.student_embed maps {p_in}->{p_out} but the '
-                    f'student RoI box feature is {s_dim}-d and the '
-                    f"teacher's {t_dim}-d (roi_head.bbox_head."
-                    'fc_out_channels)')
-        elif s_dim != t_dim:
-            raise ValueError(
-                f'student RoI box feature is {s_dim}-d but the teacher\'s is '
-                f'{t_dim}-d (roi_head.bbox_head.fc_out_channels) and no '
-                'projector is configured: add connectors=dict(student_embed='
-                f"dict(type='EmbeddingProjector', in_channels={s_dim}, "
-                f'out_channels={t_dim}))')
+        self.check_embed_widths(s_dim, t_dim, 'RoI box feature',
+                                'roi_head.bbox_head.fc_out_channels')
 
     def _check_preprocessors(self):
         """The teacher sees the student's preprocessed images, so both must

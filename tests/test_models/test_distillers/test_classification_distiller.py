@@ -229,8 +229,8 @@ def test_class_count_mismatch(tmp_path):
 
 
 def test_embed_width_mismatch_without_projector(tmp_path):
-    with pytest.raises(ValueError, match='64-d but teacher embedding is '
-                       '256-d and no projector'):
+    with pytest.raises(ValueError, match=r'64-d but teacher embedding is '
+                       r'256-d \(head\.in_channels\) and no projector'):
         build(tmp_path, KD_ND, teacher_arch='resnet8x4', teacher_width=256)
 
 
