@@ -27,6 +27,15 @@ def parse_args():
         type=str,
         help='dump predictions to a pickle file for offline evaluation')
     parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test time augmentation: the config must define `tta_model` '
+        'and `tta_pipeline`')
+    parser.add_argument(
         '--show-dir',
         help='directory where painted images will be saved. If specified, '
         'it will be automatically saved to the work_dir/timestamp/show_dir')
@@ -54,16 +63,37 @@ def is_detection(cfg):
     return any('Coco' in str(m.get('type', '')) for m in metrics)
 
 
-def enable_visualization(cfg, show_dir):
+def enable_visualization(cfg, args):
     vis = cfg.default_hooks.get('visualization')
     if vis is None:
-        fail('--show-dir: the config has no default_hooks.visualization')
+        fail('--show / --show-dir: the config has no '
+             'default_hooks.visualization')
     if 'DetVisualizationHook' in vis['type']:
         vis['draw'] = True
-        vis['test_out_dir'] = show_dir
+        vis['show'] = args.show
+        vis['wait_time'] = args.wait_time
+        vis['test_out_dir'] = args.show_dir
     else:
         vis['enable'] = True
-        vis['out_dir'] = show_dir
+        vis['show'] = args.show
+        vis['wait_time'] = args.wait_time
+        vis['out_dir'] = args.show_dir
+
+
+def enable_tta(cfg):
+    """Wrap the model in the config's ``tta_model`` and test with its
+    ``tta_pipeline`` (as MMDetection / MMPretrain do)."""
+    from mmengine.config import ConfigDict
+    missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+    if missing:
+        fail(f'--tta: the config defines no {" / ".join(missing)}')
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:
+        dataset = dataset['dataset']
+    if 'batch_shapes_cfg' in dataset:
+        dataset.batch_shapes_cfg = None
+    dataset.pipeline = cfg.tta_pipeline
 
 
 def main():
@@ -76,8 +106,10 @@ def main():
     if 'teacher' in cfg.model:
         # Evaluate the student alone: the teacher is not needed.
         cfg.model.build_teacher = False
-    if args.show_dir:
-        enable_visualization(cfg, args.show_dir)
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
+    if args.tta:
+        enable_tta(cfg)
 
     runner = build_runner(cfg, loaders=('test_dataloader', ))
     if args.out is not None:

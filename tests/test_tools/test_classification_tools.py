@@ -83,6 +83,25 @@ def test_other_methods_train_and_evaluate(teacher, tiny_cifar_root, tmp_path,
     assert 0 <= last_metrics(out) <= 100
 
 
+def test_test_time_augmentation(teacher, tiny_cifar_root, tmp_path):
+    line = one_error_line(run_tool('test.py', TEACHER_CFG, teacher, '--tta',
+                                   *cifar_options(tiny_cifar_root),
+                                   check=False))
+    assert '--tta: the config defines no tta_model / tta_pipeline' in line
+    config = tmp_path / 'tta.py'
+    config.write_text(f'''
+_base_ = [{osp.abspath(TEACHER_CFG)!r}]
+tta_model = dict(type='AverageClsScoreTTA')
+tta_pipeline = [dict(type='TestTimeAug', transforms=[
+    [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+    [dict(type='PackInputs')]])]
+''')
+    out = run_tool('test.py', config, teacher, '--tta',
+                   *cifar_options(tiny_cifar_root)).stdout
+    assert 'AverageClsScoreTTA' in out
+    assert 0 <= last_metrics(out) <= 100
+
+
 def test_compute_class_centers_tool(teacher, tiny_cifar_root, tmp_path):
     out = tmp_path / 'centres.pth'
     log = run_tool('compute_class_centers.py', KDPP_CFG, '--out', out,
