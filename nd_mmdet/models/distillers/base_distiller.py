@@ -164,6 +164,31 @@ class BaseDistiller(BaseModel):
         self.distill_losses[name] = loss
         self.loss_inputs[name] = wanted
 
+    def check_preprocessors(self):
+        """The teacher sees the student's preprocessed images, so both must
+        normalise alike (the teacher's own preprocessor is not used). Values
+        that one side does not configure are not compared."""
+        s_pre, t_pre = self.student.data_preprocessor, \
+            self.teacher.data_preprocessor
+        for attr in ('mean', 'std'):
+            s_val, t_val = getattr(s_pre, attr, None), getattr(
+                t_pre, attr, None)
+            if s_val is None or t_val is None:
+                continue
+            if s_val.shape != t_val.shape or not torch.allclose(
+                    s_val.float().cpu(), t_val.float().cpu()):
+                raise ValueError(
+                    f'teacher data_preprocessor.{attr} '
+                    f'{t_val.flatten().tolist()} differs from the student\'s '
+                    f'{s_val.flatten().tolist()}: the teacher is run on the '
+                    "student's preprocessed images")
+        s_flip = getattr(s_pre, '_channel_conversion', None)
+        t_flip = getattr(t_pre, '_channel_conversion', None)
+        if s_flip is not None and t_flip is not None and s_flip != t_flip:
+            raise ValueError(
+                'teacher and student data_preprocessor differ in bgr_to_rgb '
+                f'(teacher {t_flip}, student {s_flip})')
+
     def check_embed_widths(self, s_dim, t_dim, feature, field):
         """The student embedding reaches the teacher's width: through the
         ``student_embed`` connector when one is configured (its in / out

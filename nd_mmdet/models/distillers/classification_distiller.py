@@ -114,6 +114,7 @@ class ClassificationDistiller(BaseDistiller):
         if s_classes and t_classes and s_classes != t_classes:
             raise ValueError(f'teacher has {t_classes} classes but student '
                              f'has {s_classes} (head.num_classes)')
+        self.check_preprocessors()
         needs_embed = {'student_embed', 'teacher_embed'} <= \
             self.required_inputs
         if not needs_embed:

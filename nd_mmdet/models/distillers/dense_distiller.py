@@ -49,7 +49,7 @@ from mmdet.models.dense_heads import FCOSHead, GFLHead, RetinaHead
 from nd_mmdet.registry import MODELS
 from .base_distiller import BaseDistiller
 from .recorder import OutputRecorder, resolve_module
-from .two_stage_distiller import TwoStageDistiller, _ArgumentRecorder
+from .two_stage_distiller import _ArgumentRecorder
 
 #: Head type -> (flattening of loss_cls inputs, final class-score conv).
 #: Exact types: subclasses may compute their classification loss otherwise.
@@ -241,7 +241,7 @@ class DenseDistiller(BaseDistiller):
         if self.required_inputs & set(_LOGIT_INPUTS):
             self._check_sigmoid(t_head, 'teacher')
         # The teacher sees the student's preprocessed images.
-        TwoStageDistiller._check_preprocessors(self)
+        self.check_preprocessors()
         s_dim, t_dim = embed_width(s_head), embed_width(t_head)
         if 'student_embed' in self.connectors or \
                 self.required_inputs & set(_EMBED_INPUTS) or \

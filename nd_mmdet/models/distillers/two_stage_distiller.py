@@ -235,37 +235,13 @@ class TwoStageDistiller(BaseDistiller):
                         f'{side}.roi_head.bbox_head uses a sigmoid / custom '
                         'classifier; KD / DKD read (K + 1)-way soft-max '
                         'RoI logits')
-        self._check_preprocessors()
+        self.check_preprocessors()
         if not needs_embed:
             return
         self._check_shared_fcs(t_head, 'teacher')
         s_dim, t_dim = _embed_width(s_head), _embed_width(t_head)
         self.check_embed_widths(s_dim, t_dim, 'RoI box feature',
                                 'roi_head.bbox_head.fc_out_channels')
-
-    def _check_preprocessors(self):
-        """The teacher sees the student's preprocessed images, so both must
-        normalise alike (the teacher's own preprocessor is not used)."""
-        s_pre, t_pre = self.student.data_preprocessor, \
-            self.teacher.data_preprocessor
-        for attr in ('mean', 'std'):
-            s_val, t_val = getattr(s_pre, attr, None), getattr(
-                t_pre, attr, None)
-            if s_val is None or t_val is None:
-                continue
-            if s_val.shape != t_val.shape or not torch.allclose(
-                    s_val.float().cpu(), t_val.float().cpu()):
-                raise ValueError(
-                    f'teacher data_preprocessor.{attr} '
-                    f'{t_val.flatten().tolist()} differs from the student\'s '
-                    f'{s_val.flatten().tolist()}: the teacher is run on the '
-                    "student's preprocessed images")
-        s_flip = getattr(s_pre, '_channel_conversion', None)
-        t_flip = getattr(t_pre, '_channel_conversion', None)
-        if s_flip is not None and t_flip is not None and s_flip != t_flip:
-            raise ValueError(
-                'teacher and student data_preprocessor differ in bgr_to_rgb '
-                f'(teacher {t_flip}, student {s_flip})')
 
     def expected_centers_shape(self):
         """``(K + 1, D)``: foreground classes + background, teacher box

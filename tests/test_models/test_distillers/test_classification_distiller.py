@@ -292,3 +292,17 @@ def test_student_only_build_for_evaluation(tmp_path):
     assert len(out) == 4 and out[0].pred_score.shape == (10, )
     with pytest.raises(RuntimeError, match='build_teacher=False'):
         model.loss(inputs, samples)
+
+
+def test_teacher_normalising_differently_is_an_error(tmp_path):
+    """The teacher runs on the student's preprocessed images."""
+    teacher = dict(classifier(), data_preprocessor=dict(
+        type='ClsDataPreprocessor', mean=[0., 0., 0.], std=[1., 1., 1.]))
+    ckpt = save_teacher(str(tmp_path / 't.pth'), teacher)
+    student = dict(classifier(), data_preprocessor=dict(
+        type='ClsDataPreprocessor', mean=[125., 123., 114.],
+        std=[63., 62., 66.]))
+    with pytest.raises(ValueError, match=r'teacher data_preprocessor\.mean '
+                       r"\[0\.0, 0\.0, 0\.0\] differs from the student's"):
+        ClassificationDistiller(student=student, teacher=teacher,
+                                teacher_ckpt=ckpt, distill_losses=KD_ND)
