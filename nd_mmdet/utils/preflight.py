@@ -94,8 +94,3 @@ def check_coco_json(path, key='ann_file', image_dir=None):
         raise PreflightError(
             f'{key}: {len(absent)} image(s) listed in {path} are missing '
             f'from {image_dir}, e.g. {absent[:3]}')
-
-
-def check_file(path, what):
-    if not osp.isfile(path):
-        raise PreflightError(f'{what} not found: {path}')
