@@ -11,6 +11,8 @@ A centre file is a ``torch.save`` of a dict of tensors and plain values::
 and is read back with ``weights_only`` loading (see
 :func:`nd_mmdet.utils.safe_torch_load`).
 """
+import os.path as osp
+
 import torch
 from mmengine import dist
 from mmengine.logging import MMLogger
@@ -61,8 +63,7 @@ def compute_class_centers(distiller, dataloader, max_iters=None):
     sums = torch.zeros(num_classes, dim, dtype=torch.float64, device=device)
     counts = torch.zeros(num_classes, dtype=torch.float64, device=device)
     total = len(dataloader) if max_iters is None else \
-        min(max_iters, len(dataloader)) if hasattr(dataloader, '__len__') \
-        else max_iters
+        min(max_iters, len(dataloader))
     bar = ProgressBar(total) if dist.is_main_process() else None
     for step, data in enumerate(dataloader):
         if step >= total:
@@ -125,7 +126,6 @@ def prepare_class_centers(distiller, dataloader, centers_file, save_path,
                           max_iters=None, logger=None):
     """Load ``centers_file`` if it exists, else compute and save to
     ``save_path``; install the centres into the distiller."""
-    import os.path as osp
     logger = logger or MMLogger.get_current_instance()
     num_classes, dim = distiller.expected_centers_shape()
     digest = distiller.teacher_digest
