@@ -192,6 +192,36 @@ def test_fcos_hand_built_positives(ckpts):
                            scores[0][1, :, 10, 3])
 
 
+def test_gfl_hand_built_positives(ckpts):
+    """ATSS with ``topk=1``: each level's one candidate is the anchor
+    nearest the box centre; the threshold is mean + std of their IoUs. A gt
+    box equal to one anchor (IoU 1; the other levels' candidates <= 0.25)
+    makes that anchor its only positive. GFL anchors are 8 x stride
+    squares. Image 0: level 0 (64 px), location (5, 6) = centre (48, 40);
+    image 1: level 1 (128 px), location (4, 4) = centre (64, 64)."""
+    cfg = detector_cfg('gfl')
+    cfg.train_cfg.assigner.topk = 1
+    distiller = build('gfl', ckpts['gfl'], student=copy.deepcopy(cfg),
+                      teacher=copy.deepcopy(cfg))
+    inputs = batch(distiller, [([[16, 8, 80, 72]], [2]),
+                               ([[0, 0, 128, 128]], [1])])
+    _, values = distiller.forward_distill(inputs['inputs'],
+                                          inputs['data_samples'])
+    assert values['positions'].tolist() == [[0, 0, 5, 6, 0],
+                                            [1, 1, 4, 4, 0]]
+    assert values['labels'].tolist() == [2, 1]
+    s_maps, s_scores = cls_maps(distiller.student, inputs['inputs'], 'gfl')
+    t_maps, t_scores = cls_maps(distiller.teacher, inputs['inputs'], 'gfl')
+    for side, maps, scores in (('student', s_maps, s_scores),
+                               ('teacher', t_maps, t_scores)):
+        emb, log = values[f'{side}_embed'], values[f'{side}_logits']
+        assert torch.equal(emb[0], maps[0][0, :, 5, 6])
+        assert torch.equal(emb[1], maps[1][1, :, 4, 4])
+        assert torch.equal(log[0], scores[0][0, :, 5, 6])
+        assert torch.equal(log[1], scores[1][1, :, 4, 4])
+    assert not torch.equal(values['student_embed'], values['teacher_embed'])
+
+
 @pytest.mark.parametrize('kind', ['retina', 'fcos', 'gfl'])
 def test_random_boxes_all_levels(ckpts, kind):
     """Random gt boxes: every entry's rows equal the hand-computed maps at
