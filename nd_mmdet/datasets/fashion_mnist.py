@@ -107,6 +107,47 @@ def balanced_subset(labels, size, seed=0):
     return np.sort(np.concatenate(chosen))
 
 
+#: split -> (images file, labels file), without the optional ``.gz``.
+SPLIT_FILES = {
+    'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+    'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
+}
+
+
+def find_file(data_root, name):
+    """``<data_root>/<name>`` if present, else ``<name>.gz``; a
+    FileNotFoundError naming both otherwise."""
+    plain = osp.join(data_root, name)
+    if osp.isfile(plain):
+        return plain
+    gz = plain + '.gz'
+    if osp.isfile(gz):
+        return gz
+    raise FileNotFoundError(
+        f'Fashion-MNIST file not found: {gz} (nor {plain}); install '
+        "Debian's dataset-fashion-mnist package or set data_root to the "
+        'folder of the idx files')
+
+
+def load_split(data_root, split):
+    """``images`` (N, 28, 28) uint8 and ``labels`` (N,) of ``split``
+    (``'train'`` or ``'test'``), checked for matching lengths."""
+    if split not in SPLIT_FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    image_name, label_name = SPLIT_FILES[split]
+    images = read_idx(find_file(data_root, image_name))
+    labels = read_idx(find_file(data_root, label_name))
+    if images.ndim != 3 or labels.ndim != 1:
+        raise ValueError(
+            f'Fashion-MNIST {split}: expected (N, H, W) images and '
+            f'(N,) labels, got {images.shape} and {labels.shape}')
+    if len(images) != len(labels):
+        raise ValueError(
+            f'Fashion-MNIST {split}: {len(images)} images but '
+            f'{len(labels)} labels')
+    return images, labels
+
+
 @DATASETS.register_module()
 class FashionMNIST(BaseDataset):
     """Fashion-MNIST (Xiao et al. 2017) read from local idx files.
@@ -136,10 +177,7 @@ class FashionMNIST(BaseDataset):
     """
 
     METAINFO = {'classes': FASHIONMNIST_CATEGORITES}
-    FILES = {
-        'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
-        'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
-    }
+    FILES = SPLIT_FILES
 
     def __init__(self,
                  data_root=DEFAULT_DATA_ROOT,
@@ -164,32 +202,8 @@ class FashionMNIST(BaseDataset):
             data_prefix=dict(root=''),
             **kwargs)
 
-    def _file(self, name):
-        """The plain file if present, else ``<name>.gz``."""
-        root = self.data_root or ''
-        plain = osp.join(root, name)
-        if osp.isfile(plain):
-            return plain
-        gz = plain + '.gz'
-        if osp.isfile(gz):
-            return gz
-        raise FileNotFoundError(
-            f'Fashion-MNIST file not found: {gz} (nor {plain}); install '
-            "Debian's dataset-fashion-mnist package or set data_root to the "
-            'folder of the idx files')
-
     def load_data_list(self):
-        image_name, label_name = self.FILES[self.split]
-        images = read_idx(self._file(image_name))
-        labels = read_idx(self._file(label_name))
-        if images.ndim != 3 or labels.ndim != 1:
-            raise ValueError(
-                f'Fashion-MNIST {self.split}: expected (N, H, W) images and '
-                f'(N,) labels, got {images.shape} and {labels.shape}')
-        if len(images) != len(labels):
-            raise ValueError(
-                f'Fashion-MNIST {self.split}: {len(images)} images but '
-                f'{len(labels)} labels')
+        images, labels = load_split(self.data_root or '', self.split)
         num_classes = len(self.METAINFO['classes'])
         if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
             raise ValueError(
