@@ -1,8 +1,8 @@
-# The two commands of the README. Each installs what is missing first
+# The commands of the README. Each installs what is missing first
 # (scripts/install.sh is idempotent: seconds when nothing changed).
 PY := .venv/bin/python
 
-.PHONY: install test demo
+.PHONY: install test demo demo-dense
 
 install:
 	bash scripts/install.sh
@@ -13,3 +13,7 @@ test: install
 demo:
 	bash scripts/install.sh --demo
 	OMP_NUM_THREADS=1 $(PY) tools/demo.py
+
+demo-dense:
+	bash scripts/install.sh --demo
+	OMP_NUM_THREADS=1 $(PY) tools/demo.py --task dense

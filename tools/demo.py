@@ -1,29 +1,36 @@
-"""One-command distillation demo on real data (Fashion-MNIST, CPU).
+"""One-command distillation demos on real data (Fashion-MNIST, CPU).
 
-Steps, all through the same code as ``tools/train.py`` / ``tools/test.py``
-(their ``main`` is run in this process with the command-line arguments a user
-would type, ``--cfg-options`` included):
+Two tasks (``--task``), each through the same code as ``tools/train.py`` /
+``tools/test.py`` (their ``main`` is run in this process with the
+command-line arguments a user would type, ``--cfg-options`` included):
 
-1. train the teacher (ResNet-8 on all 60,000 training images) once; a
-   checkpoint from an earlier run with the same settings is reused;
-2. for each seed and each method -- the student alone, KD, KD++, DKD++ (a
-   thin ResNet-8 on the same fixed 2,000-image subset, same schedule) --
-   train, then evaluate on the 10,000 test images;
-3. print the table ``method | top-1 mean ± std over seeds | delta vs the
-   student alone`` and write it to ``<work-dir>/results.md`` (raw numbers in
-   ``results.json``);
-4. run ``tools/analysis/feature_stats.py`` on the seed-0 checkpoints of the
-   student alone and of KD++ (embedding norms and cosines to the teacher's
-   class centres, PNG plots under ``<work-dir>/feature_stats/``).
+- ``cls`` (default, ``configs/demo/``): ResNet-8 teacher on all 60,000
+  training images -> thin ResNet-8 student on a fixed 2,000-image subset;
+  the student alone, KD, KD++, DKD++; top-1 on the 10,000 test images, plus
+  ``tools/analysis/feature_stats.py`` on the seed-0 checkpoints of the
+  student alone and KD++ (embedding norms, cosines to the teacher's class
+  centres, PNG plots under ``<work-dir>/feature_stats/``);
+- ``dense`` (``configs/demo/dense/``): one-stage detection on 64 x 64 scenes
+  of real Fashion-MNIST items (``tools/dataset_converters/
+  fashion_mnist_to_coco.py``, generated on first use): RetinaNet R18-w32
+  teacher on all 12,000 training scenes -> RetinaNet R18-w8 student on the
+  first 1,000; the student alone, KD (binary, at the student's positive
+  priors), ND alone, KD++; COCO box AP on the 1,000 validation scenes.
 
-Configs: ``configs/demo/``. Data: Debian's ``dataset-fashion-mnist`` package
-(``--data-root`` for another folder of the idx files). ``--quick`` runs every
-step with tiny subsets and a few iterations (a smoke test, numbers
-meaningless).
+Steps: train the teacher once (a checkpoint from an earlier run with the
+same settings is reused); for each seed and method train, then evaluate;
+print the table ``method | metric mean ± std over seeds | delta vs the
+student alone | per seed`` and write it to ``<work-dir>/results.md`` (raw
+numbers in ``results.json``).
+
+Data: Debian's ``dataset-fashion-mnist`` package (``--data-root`` for
+another folder of the idx files). ``--quick`` runs every step with tiny
+subsets and a few iterations (a smoke test, numbers meaningless).
 
 Usage::
 
-    python tools/demo.py [--work-dir work_dirs/demo] [--seeds 3] [--quick]
+    python tools/demo.py [--task cls|dense] [--work-dir DIR] [--seeds 3]
+        [--quick]
 """
 import argparse
 import glob
@@ -43,19 +50,6 @@ sys.path.insert(0, ROOT)
 
 import nd_mmdet  # noqa: E402,F401  (nd_mmdet.compat before torchvision)
 
-CONFIG_DIR = osp.join(ROOT, 'configs', 'demo')
-TEACHER_CONFIG = 'resnet8_fmnist-full.py'
-#: (label, slug, config, is_distiller); the first row is the baseline.
-METHODS = (
-    ('student alone', 'student', 'resnet8thin_fmnist-2k.py', False),
-    ('KD', 'kd', 'kd_resnet8-resnet8thin_fmnist-2k.py', True),
-    ('KD++', 'kd++', 'kd++_resnet8-resnet8thin_fmnist-2k.py', True),
-    ('DKD++', 'dkd++', 'dkd++_resnet8-resnet8thin_fmnist-2k.py', True),
-)
-#: Runs whose seed-0 checkpoint feature_stats analyses.
-STATS_RUNS = ('student', 'kd++')
-METRIC = 'accuracy/top1'
-
 
 def _schedule(max_iters, warmup):
     return [
@@ -65,34 +59,108 @@ def _schedule(max_iters, warmup):
     ]
 
 
-#: --quick: the same steps with tiny subsets and a few iterations.
-QUICK = dict(
-    teacher=_schedule(6, 2) + [
-        'train_dataloader.batch_size=16',
-        'train_dataloader.dataset.subset_size=100'
-    ],
-    student=_schedule(4, 2) + [
-        'train_dataloader.batch_size=16',
-        'train_dataloader.dataset.subset_size=50'
-    ],
-    distiller=['custom_hooks.1.warmup_iters=2'],
-    test=[
-        'test_dataloader.dataset.subset_size=100',
-        'test_dataloader.batch_size=50'
-    ],
+#: Everything that differs between the demos. ``methods``: (label, slug,
+#: config, is_distiller), the first row is the baseline; ``stats_runs``:
+#: runs whose seed-0 checkpoint feature_stats analyses; ``scale``: metric
+#: value -> the percentage reported; ``quick``: --cfg-options of --quick.
+TASKS = dict(
+    cls=dict(
+        title='Fashion-MNIST, ResNet-8 -> thin ResNet-8',
+        config_dir=osp.join(ROOT, 'configs', 'demo'),
+        work_dir='work_dirs/demo',
+        teacher_config='resnet8_fmnist-full.py',
+        teacher_label='teacher (ResNet-8, all 60k images, 1 run)',
+        methods=(
+            ('student alone', 'student', 'resnet8thin_fmnist-2k.py', False),
+            ('KD', 'kd', 'kd_resnet8-resnet8thin_fmnist-2k.py', True),
+            ('KD++', 'kd++', 'kd++_resnet8-resnet8thin_fmnist-2k.py', True),
+            ('DKD++', 'dkd++', 'dkd++_resnet8-resnet8thin_fmnist-2k.py',
+             True),
+        ),
+        metric='accuracy/top1',
+        metric_label='top-1 (%)',
+        scale=1.0,
+        stats_runs=('student', 'kd++'),
+        description='Students: thin ResNet-8 (8-8-16-64 channels) on a '
+        'fixed class-balanced 2,000-image training subset, same schedule '
+        'and seeds for every method; top-1 on the 10,000 test images.',
+        quick=dict(
+            teacher=_schedule(6, 2) + [
+                'train_dataloader.batch_size=16',
+                'train_dataloader.dataset.subset_size=100'
+            ],
+            student=_schedule(4, 2) + [
+                'train_dataloader.batch_size=16',
+                'train_dataloader.dataset.subset_size=50'
+            ],
+            distiller=['custom_hooks.1.warmup_iters=2'],
+            test=[
+                'test_dataloader.dataset.subset_size=100',
+                'test_dataloader.batch_size=50'
+            ],
+        ),
+    ),
+    dense=dict(
+        title='Fashion-MNIST scenes, RetinaNet R18-w32 -> R18-w8 '
+        '(one-stage detection)',
+        config_dir=osp.join(ROOT, 'configs', 'demo', 'dense'),
+        work_dir='work_dirs/demo_dense',
+        teacher_config='retinanet_r18w32_fmnist-det-full.py',
+        teacher_label='teacher (RetinaNet R18-w32, all 12k scenes, 1 run)',
+        methods=(
+            ('student alone', 'student', 'retinanet_r18w8_fmnist-det-1k.py',
+             False),
+            ('KD (binary, positives)', 'kd',
+             'kd_retinanet_r18w32-r18w8_fmnist-det-1k.py', True),
+            ('ND alone', 'nd', 'nd_retinanet_r18w32-r18w8_fmnist-det-1k.py',
+             True),
+            ('KD++ (KD + ND)', 'kd++',
+             'kd++_retinanet_r18w32-r18w8_fmnist-det-1k.py', True),
+        ),
+        metric='coco/bbox_mAP',
+        metric_label='box AP (%)',
+        scale=100.0,
+        no_result_is_zero=True,
+        stats_runs=(),
+        description='Students: RetinaNet R18-w8 (8-16-32 channels, '
+        '64-d head) on the first 1,000 training scenes, same schedule and '
+        'seeds for every method; COCO box AP on the 1,000 validation '
+        'scenes (items from the Fashion-MNIST test split).',
+        scenes=dict(num_train=12000, num_val=1000),
+        quick=dict(
+            scenes=dict(num_train=48, num_val=16),
+            teacher=_schedule(6, 2) + ['train_dataloader.batch_size=8'],
+            student=_schedule(4, 2) + [
+                'train_dataloader.batch_size=8',
+                'train_dataloader.dataset.indices=24'
+            ],
+            distiller=[],
+            test=['test_dataloader.batch_size=16'],
+        ),
+    ),
 )
+#: The default task's settings, as module attributes (tests, users).
+CONFIG_DIR = TASKS['cls']['config_dir']
+TEACHER_CONFIG = TASKS['cls']['teacher_config']
+METHODS = TASKS['cls']['methods']
+QUICK = TASKS['cls']['quick']
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Fashion-MNIST distillation demo: teacher, then the '
-        'student alone / KD / KD++ / DKD++ over several seeds, a results '
-        'table and embedding plots')
+        description='Fashion-MNIST distillation demos: a teacher, then '
+        'students alone / distilled over several seeds, a results table')
+    parser.add_argument(
+        '--task',
+        choices=sorted(TASKS),
+        default='cls',
+        help='cls: classification (ResNet-8 -> thin ResNet-8, top-1); '
+        'dense: one-stage detection on Fashion-MNIST scenes (RetinaNet, '
+        'box AP). Default cls')
     parser.add_argument(
         '--work-dir',
-        default='work_dirs/demo',
-        help='where every run, results.md and the plots go '
-        '(default work_dirs/demo)')
+        help='where every run and results.md go (default '
+        'work_dirs/demo for cls, work_dirs/demo_dense for dense)')
     parser.add_argument(
         '--seeds', type=int, default=3,
         help='training seeds 0..N-1 per method (default 3)')
@@ -106,6 +174,12 @@ def parse_args(argv=None):
         help='folder of the Fashion-MNIST idx files (default: the configs\' '
         '/usr/share/datasets/fashion-mnist)')
     parser.add_argument(
+        '--scenes-dir',
+        default='data/fashion_mnist_det',
+        help='dense: the COCO-format scenes, written there from the '
+        'Fashion-MNIST files when absent (default data/fashion_mnist_det; '
+        'with --quick: <work-dir>/scenes)')
+    parser.add_argument(
         '--threads',
         type=int,
         default=1,
@@ -116,6 +190,8 @@ def parse_args(argv=None):
         parser.error('--seeds must be >= 1')
     if args.threads < 1:
         parser.error('--threads must be >= 1')
+    if args.work_dir is None:
+        args.work_dir = TASKS[args.task]['work_dir']
     return args
 
 
@@ -162,9 +238,9 @@ def last_checkpoint(work_dir):
     return ckpt if osp.isfile(ckpt) else None
 
 
-def train(config, work_dir, options, tag):
+def train(task, config, work_dir, options, tag):
     run_tool('train.py', [
-        osp.join(CONFIG_DIR, config), '--work-dir', work_dir,
+        osp.join(task['config_dir'], config), '--work-dir', work_dir,
         '--cfg-options', *options, _experiment(tag)
     ])
     ckpt = last_checkpoint(work_dir)
@@ -174,19 +250,28 @@ def train(config, work_dir, options, tag):
     return ckpt
 
 
-def evaluate(config, ckpt, eval_dir, options, tag):
-    """tools/test.py; returns the top-1 accuracy it logged (in %)."""
+def evaluate(task, config, ckpt, eval_dir, options, tag):
+    """tools/test.py; returns the task's metric it logged, in %."""
     shutil.rmtree(eval_dir, ignore_errors=True)
     run_tool('test.py', [
-        osp.join(CONFIG_DIR, config), ckpt, '--work-dir', eval_dir,
+        osp.join(task['config_dir'], config), ckpt, '--work-dir', eval_dir,
         '--cfg-options', *options, _experiment(tag)
     ])
+    metric = task['metric']
+    logged = False
     for path in sorted(glob.glob(osp.join(eval_dir, '*', '*.json'))):
         with open(path) as f:
             metrics = json.load(f)
-        if METRIC in metrics:
-            return float(metrics[METRIC])
-    raise RuntimeError(f'tools/test.py logged no {METRIC} under {eval_dir}')
+        if metric in metrics:
+            return float(metrics[metric]) * task['scale']
+        logged = logged or 'time' in metrics
+    if logged and task.get('no_result_is_zero'):
+        # MMDetection's CocoMetric logs no AP when the detector returned
+        # no box above its score threshold on the whole split: AP 0.
+        print(f'[demo] {config}: no detection on the test split, '
+              f'{metric} = 0', flush=True)
+        return 0.0
+    raise RuntimeError(f'tools/test.py logged no {metric} under {eval_dir}')
 
 
 # ------------------------------------------------------------ the steps
@@ -203,22 +288,56 @@ class Progress:
         return time.time() - self.start
 
 
-def data_options(data_root):
-    if not data_root:
-        return []
+def prepare_data(task_name, args, work_dir):
+    """--cfg-options that point the task's configs at its data; for the
+    dense task the scenes are written first when absent."""
+    data_root = args.data_root
+    if task_name == 'cls':
+        if not data_root:
+            return []
+        return [
+            f'train_dataloader.dataset.data_root={data_root}',
+            f'test_dataloader.dataset.data_root={data_root}'
+        ]
+    task = TASKS[task_name]
+    sizes = task['quick']['scenes'] if args.quick else task['scenes']
+    scenes = osp.join(work_dir, 'scenes') if args.quick else \
+        osp.abspath(args.scenes_dir)
+    ensure_scenes(scenes, data_root, sizes)
+    ann = osp.join(scenes, 'annotations', 'instances_val.json')
     return [
-        f'train_dataloader.dataset.data_root={data_root}',
-        f'test_dataloader.dataset.data_root={data_root}'
+        f'train_dataloader.dataset.data_root={scenes}',
+        f'test_dataloader.dataset.data_root={scenes}',
+        f'test_evaluator.ann_file={ann}'
     ]
 
 
-def config_digest(config, options):
+def ensure_scenes(scenes, data_root, sizes):
+    """Write the Fashion-MNIST scenes under ``scenes`` unless a complete
+    set written with the same settings is there (``scenes.json``)."""
+    settings = dict(sizes, data_root=data_root or 'default', seed=0)
+    marker = osp.join(scenes, 'scenes.json')
+    if osp.isfile(marker):
+        with open(marker) as f:
+            if json.load(f) == settings:
+                print(f'[demo] scenes: reusing {scenes}', flush=True)
+                return
+    argv = ['--out', scenes, '--num-train', str(sizes['num_train']),
+            '--num-val', str(sizes['num_val'])]
+    if data_root:
+        argv += ['--data-root', data_root]
+    run_tool('dataset_converters/fashion_mnist_to_coco.py', argv)
+    with open(marker, 'w') as f:
+        json.dump(settings, f)
+
+
+def config_digest(task, config, options):
     """sha256 of the resolved config with ``options`` merged (what a reused
     teacher must have been trained with)."""
     import hashlib
 
     from mmengine.config import Config, DictAction
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, config))
+    cfg = Config.fromfile(osp.join(task['config_dir'], config))
     parsed = {}
     for option in options:
         key, value = option.split('=', 1)
@@ -228,12 +347,13 @@ def config_digest(config, options):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def ensure_teacher(work_dir, options, test_options, progress):
-    """Train (or reuse) and evaluate the teacher; returns (ckpt, top-1,
+def ensure_teacher(task, work_dir, options, test_options, progress):
+    """Train (or reuse) and evaluate the teacher; returns (ckpt, score,
     reused). A checkpoint is reused when an earlier run of the same teacher
-    config and options left it (with its test accuracy)."""
+    config and options left it (with its test score)."""
     teacher_dir = osp.join(work_dir, 'teacher')
-    digest = config_digest(TEACHER_CONFIG, options)
+    config = task['teacher_config']
+    digest = config_digest(task, config, options)
     marker_path = osp.join(teacher_dir, 'demo_teacher.json')
     marker = {}
     if osp.isfile(marker_path):
@@ -241,26 +361,26 @@ def ensure_teacher(work_dir, options, test_options, progress):
             marker = json.load(f)
     ckpt = last_checkpoint(teacher_dir)
     if ckpt and marker.get('config_digest') == digest and \
-            marker.get('checkpoint') == ckpt and 'top1' in marker:
-        progress.step(f'teacher: reusing {ckpt} (top-1 {marker["top1"]:.2f}'
-                      '%); delete the teacher folder to retrain')
+            marker.get('checkpoint') == ckpt and 'score' in marker:
+        progress.step(f'teacher: reusing {ckpt} ({task["metric_label"]} '
+                      f'{marker["score"]:.2f}); delete the teacher folder '
+                      'to retrain')
         progress.step('teacher: evaluation reused')
-        return ckpt, marker['top1'], True
+        return ckpt, marker['score'], True
     shutil.rmtree(teacher_dir, ignore_errors=True)
-    progress.step(f'teacher: training {TEACHER_CONFIG} (all training '
-                  'images)')
-    ckpt = train(TEACHER_CONFIG, teacher_dir, options, 'teacher')
+    progress.step(f'teacher: training {config} (all training images)')
+    ckpt = train(task, config, teacher_dir, options, 'teacher')
     progress.step('teacher: evaluating on the test split')
-    top1 = evaluate(TEACHER_CONFIG, ckpt, osp.join(teacher_dir, 'eval'),
-                    test_options, 'teacher-test')
+    score = evaluate(task, config, ckpt, osp.join(teacher_dir, 'eval'),
+                     test_options, 'teacher-test')
     with open(marker_path, 'w') as f:
         json.dump(
             dict(
                 config_digest=digest,
                 options=options,
                 checkpoint=ckpt,
-                top1=top1), f)
-    return ckpt, top1, False
+                score=score), f)
+    return ckpt, score, False
 
 
 def summarise(values):
@@ -269,20 +389,22 @@ def summarise(values):
     return mean, std
 
 
-def results_table(teacher_top1, accuracies):
-    base_mean, _ = summarise(accuracies[METHODS[0][1]])
+def results_table(task, teacher_score, scores):
+    methods = task['methods']
+    base_mean, _ = summarise(scores[methods[0][1]])
     lines = [
-        '| method | top-1 (%) mean ± std | Δ vs student alone | per seed |',
+        f'| method | {task["metric_label"]} mean ± std | Δ vs student alone '
+        '| per seed |',
         '|---|---|---|---|',
-        f'| teacher (ResNet-8, all 60k images, 1 run) | {teacher_top1:.2f} '
-        f'| | {teacher_top1:.2f} |',
+        f'| {task["teacher_label"]} | {teacher_score:.2f} '
+        f'| | {teacher_score:.2f} |',
     ]
-    for label, slug, _, _ in METHODS:
-        mean, std = summarise(accuracies[slug])
+    for label, slug, _, _ in methods:
+        mean, std = summarise(scores[slug])
         spread = f'{mean:.2f} ± {std:.2f}' if std is not None else \
             f'{mean:.2f} (1 seed)'
-        delta = '—' if slug == METHODS[0][1] else f'{mean - base_mean:+.2f}'
-        per_seed = ', '.join(f'{v:.2f}' for v in accuracies[slug])
+        delta = '—' if slug == methods[0][1] else f'{mean - base_mean:+.2f}'
+        per_seed = ', '.join(f'{v:.2f}' for v in scores[slug])
         lines.append(f'| {label} | {spread} | {delta} | {per_seed} |')
     return '\n'.join(lines)
 
@@ -329,30 +451,51 @@ def machine_info(threads):
         python=platform.python_version())
 
 
+def feature_stats(task, checkpoints, teacher_ckpt, test_options, work_dir,
+                  progress):
+    stats = {}
+    configs = {slug: config for _, slug, config, _ in task['methods']}
+    for slug in task['stats_runs']:
+        progress.step(f'feature statistics of {slug} (seed 0)')
+        argv_stats = [
+            osp.join(task['config_dir'], configs[slug]),
+            checkpoints[(slug, 0)], '--out-dir',
+            osp.join(work_dir, 'feature_stats', slug), '--teacher-config',
+            osp.join(task['config_dir'], task['teacher_config']),
+            '--teacher-ckpt', teacher_ckpt
+        ]
+        if test_options:
+            argv_stats += ['--cfg-options', *test_options]
+        stats[slug] = run_tool('analysis/feature_stats.py', argv_stats)
+    return stats
+
+
 def main(argv=None):
     args = parse_args(argv)
+    task = TASKS[args.task]
     import torch
     torch.set_num_threads(args.threads)
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
     load_start = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
 
-    data = data_options(args.data_root)
-    quick = QUICK if args.quick else dict(
+    data = prepare_data(args.task, args, work_dir)
+    quick = task['quick'] if args.quick else dict(
         teacher=[], student=[], distiller=[], test=[])
     teacher_options = data + quick['teacher']
     test_options = data + quick['test']
 
-    runs = len(METHODS) * args.seeds
-    progress = Progress(2 + 2 * runs + len(STATS_RUNS))
-    teacher_ckpt, teacher_top1, reused = ensure_teacher(
-        work_dir, teacher_options, test_options, progress)
+    methods = task['methods']
+    runs = len(methods) * args.seeds
+    progress = Progress(2 + 2 * runs + len(task['stats_runs']))
+    teacher_ckpt, teacher_score, reused = ensure_teacher(
+        task, work_dir, teacher_options, test_options, progress)
     teacher_time = None if reused else progress.elapsed()
 
-    accuracies = {slug: [] for _, slug, _, _ in METHODS}
+    scores = {slug: [] for _, slug, _, _ in methods}
     checkpoints = {}
     for seed in range(args.seeds):
-        for label, slug, config, is_distiller in METHODS:
+        for label, slug, config, is_distiller in methods:
             run_dir = osp.join(work_dir, slug, f'seed{seed}')
             shutil.rmtree(run_dir, ignore_errors=True)
             options = data + quick['student'] + [f'randomness.seed={seed}']
@@ -361,54 +504,46 @@ def main(argv=None):
                     f'model.teacher_ckpt={teacher_ckpt}'
                 ]
             progress.step(f'{label}, seed {seed}: training {config}')
-            ckpt = train(config, run_dir, options, f'{slug}-s{seed}')
+            ckpt = train(task, config, run_dir, options, f'{slug}-s{seed}')
             progress.step(f'{label}, seed {seed}: evaluating on the test '
                           'split')
-            top1 = evaluate(config, ckpt, osp.join(run_dir, 'eval'),
-                            test_options, f'{slug}-s{seed}-test')
-            print(f'[demo] {label}, seed {seed}: top-1 {top1:.2f}%',
-                  flush=True)
-            accuracies[slug].append(top1)
+            score = evaluate(task, config, ckpt, osp.join(run_dir, 'eval'),
+                             test_options, f'{slug}-s{seed}-test')
+            print(f'[demo] {label}, seed {seed}: {task["metric_label"]} '
+                  f'{score:.2f}', flush=True)
+            scores[slug].append(score)
             checkpoints[(slug, seed)] = ckpt
 
-    stats = {}
-    configs = {slug: config for _, slug, config, _ in METHODS}
-    for slug in STATS_RUNS:
-        progress.step(f'feature statistics of {slug} (seed 0)')
-        argv_stats = [
-            osp.join(CONFIG_DIR, configs[slug]), checkpoints[(slug, 0)],
-            '--out-dir', osp.join(work_dir, 'feature_stats', slug),
-            '--teacher-config', osp.join(CONFIG_DIR, TEACHER_CONFIG),
-            '--teacher-ckpt', teacher_ckpt
-        ]
-        if test_options:
-            argv_stats += ['--cfg-options', *test_options]
-        stats[slug] = run_tool('analysis/feature_stats.py', argv_stats)
+    stats = feature_stats(task, checkpoints, teacher_ckpt, test_options,
+                          work_dir, progress)
 
     wall = progress.elapsed()
     machine = machine_info(args.threads)
     load_end = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
-    table = results_table(teacher_top1, accuracies)
     mode = 'QUICK SMOKE RUN (numbers meaningless)' if args.quick else \
         'full run'
     teacher_note = 'reused from an earlier run' if reused else \
         f'trained in this run ({teacher_time:.0f} s)'
-    report = '\n'.join([
-        '# Distillation demo: Fashion-MNIST, ResNet-8 -> thin ResNet-8',
+    lines = [
+        f'# Distillation demo: {task["title"]}',
         '',
         f'{mode}; seeds 0..{args.seeds - 1}; teacher {teacher_note}. '
-        'Students: thin ResNet-8 (8-8-16-64 channels) on a fixed '
-        'class-balanced 2,000-image training subset, same schedule and '
-        'seeds for every method; top-1 on the 10,000 test images.',
+        + task['description'],
         '',
-        table,
+        results_table(task, teacher_score, scores),
         '',
-        'Embedding statistics on the test split (tools/analysis/'
-        "feature_stats.py; class centre = per-class mean of the teacher's "
-        'test embeddings, or of the student\'s own for the "own" column):',
-        '',
-        stats_table(stats, work_dir),
-        '',
+    ]
+    if stats:
+        lines += [
+            'Embedding statistics on the test split (tools/analysis/'
+            "feature_stats.py; class centre = per-class mean of the "
+            "teacher's test embeddings, or of the student's own for the "
+            '"own" column):',
+            '',
+            stats_table(stats, work_dir),
+            '',
+        ]
+    lines += [
         f"Machine: {machine['cpu']}, {machine['cores']} cores, "
         f"{machine['device']}, torch {machine['torch']} with "
         f"{machine['torch_threads']} thread(s); 1-min load average "
@@ -416,17 +551,20 @@ def main(argv=None):
         f'{wall:.0f} s ({wall / 60:.1f} min).' if load_start is not None
         else f'Wall time {wall:.0f} s.',
         '',
-    ])
+    ]
+    report = '\n'.join(lines)
     with open(osp.join(work_dir, 'results.md'), 'w') as f:
         f.write(report)
     with open(osp.join(work_dir, 'results.json'), 'w') as f:
         json.dump(
             dict(
+                task=args.task,
                 quick=args.quick,
                 seeds=args.seeds,
-                teacher=dict(checkpoint=teacher_ckpt, top1=teacher_top1,
+                metric=task['metric'],
+                teacher=dict(checkpoint=teacher_ckpt, score=teacher_score,
                              reused=reused),
-                top1=accuracies,
+                scores=scores,
                 feature_stats=stats,
                 machine=machine,
                 wall_time_s=wall),
@@ -435,7 +573,7 @@ def main(argv=None):
     print('\n' + '=' * 78)
     print(report)
     print(f'written: {osp.join(work_dir, "results.md")}')
-    return dict(teacher_top1=teacher_top1, top1=accuracies, stats=stats,
+    return dict(teacher_score=teacher_score, scores=scores, stats=stats,
                 wall_time_s=wall, work_dir=work_dir)
 
 

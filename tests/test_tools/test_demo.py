@@ -47,8 +47,9 @@ class FakeTools:
     """Stands in for ``demo.run_tool``: records the calls and writes what
     the real tools would (checkpoint, last_checkpoint, metrics json)."""
 
-    def __init__(self):
+    def __init__(self, metric='accuracy/top1', scale=1.0):
         self.calls = []
+        self.metric, self.scale = metric, scale
 
     def __call__(self, relpath, argv):
         self.calls.append((relpath, list(argv)))
@@ -70,7 +71,9 @@ class FakeTools:
                 top1 = float(f.read())
             os.makedirs(osp.join(eval_dir, 'ts'))
             with open(osp.join(eval_dir, 'ts', 'ts.json'), 'w') as f:
-                json.dump({'accuracy/top1': top1, 'time': 0.1}, f)
+                json.dump({self.metric: top1 / self.scale, 'time': 0.1}, f)
+        elif relpath.startswith('dataset_converters'):
+            os.makedirs(argv[argv.index('--out') + 1], exist_ok=True)
         else:
             out_dir = argv[argv.index('--out-dir') + 1]
             return dict(
@@ -113,9 +116,9 @@ def test_orchestration_table_and_teacher_reuse(tmp_path, monkeypatch):
     assert '| KD++ | 85.00 ± 1.41 | +4.00 | 84.00, 86.00 |' in report
     assert '| DKD++ | 80.00 ± 1.41 | -1.00 | 79.00, 81.00 |' in report
     assert 'feature_stats/kd++/embedding_norms.png' in report
-    assert result['top1']['kd++'] == [84.0, 86.0]
+    assert result['scores']['kd++'] == [84.0, 86.0]
     with open(osp.join(work_dir, 'results.json')) as f:
-        assert json.load(f)['teacher']['top1'] == 90.0
+        assert json.load(f)['teacher']['score'] == 90.0
 
     # second run: the teacher is reused (neither trained nor evaluated)
     fake.calls.clear()
@@ -135,6 +138,43 @@ def test_orchestration_table_and_teacher_reuse(tmp_path, monkeypatch):
     assert osp.basename(fake.trains()[0][0]) == demo.TEACHER_CONFIG
     assert f'train_dataloader.dataset.data_root={tmp_path}' in \
         fake.trains()[0][4:]
+
+
+def test_dense_orchestration_and_scenes(tmp_path, monkeypatch):
+    """--task dense: scenes written once (then reused), the four dense
+    methods, box AP reported in % (CocoMetric logs a fraction), no
+    feature statistics."""
+    demo = _load_demo()
+    task = demo.TASKS['dense']
+    configs = [config for _, _, config, _ in task['methods']]
+    for config, values in zip(configs, ([17.0, 19.0], [18.0, 18.0],
+                                        [26.0, 27.0], [28.0, 30.0])):
+        FAKE_TOP1[config] = values
+    fake = FakeTools(metric='coco/bbox_mAP', scale=100.0)
+    monkeypatch.setattr(demo, 'run_tool', fake)
+    work_dir, scenes = str(tmp_path / 'dense'), str(tmp_path / 'scenes')
+    demo.main(['--task', 'dense', '--work-dir', work_dir, '--seeds', '2',
+               '--scenes-dir', scenes])
+    converter = [a for r, a in fake.calls if r.startswith('dataset_conv')]
+    assert converter == [['--out', scenes, '--num-train', '12000',
+                          '--num-val', '1000']]
+    trains = fake.trains()
+    assert osp.basename(trains[0][0]) == task['teacher_config']
+    assert [osp.basename(a[0]) for a in trains[1:5]] == configs
+    ann = osp.join(scenes, 'annotations', 'instances_val.json')
+    assert f'test_evaluator.ann_file={ann}' in trains[0][4:]
+    assert not [r for r, _ in fake.calls if r.startswith('analysis')]
+    with open(osp.join(work_dir, 'results.md')) as f:
+        report = f.read()
+    assert '| method | box AP (%) mean ± std |' in report
+    assert '| student alone | 18.00 ± 1.41 | — | 17.00, 19.00 |' in report
+    assert '| ND alone | 26.50 ± 0.71 | +8.50 | 26.00, 27.00 |' in report
+    assert '| KD++ (KD + ND) | 29.00 ± 1.41 | +11.00 |' in report
+    # the scenes are reused when written with the same settings
+    fake.calls.clear()
+    demo.main(['--task', 'dense', '--work-dir', work_dir, '--seeds', '1',
+               '--scenes-dir', scenes])
+    assert not [r for r, _ in fake.calls if r.startswith('dataset_conv')]
 
 
 @pytest.fixture
@@ -168,8 +208,8 @@ def test_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch):
         '--quick', '--seeds', '1', '--work-dir', work_dir, '--data-root',
         tiny_fmnist
     ])
-    assert set(result['top1']) == {'student', 'kd', 'kd++', 'dkd++'}
-    for values in result['top1'].values():
+    assert set(result['scores']) == {'student', 'kd', 'kd++', 'dkd++'}
+    for values in result['scores'].values():
         assert len(values) == 1 and 0.0 <= values[0] <= 100.0
     for slug in ('student', 'kd++'):
         for name in ('embedding_norms.png', 'center_cosine.png'):
@@ -181,3 +221,26 @@ def test_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch):
     with open(osp.join(work_dir, 'results.md')) as f:
         report = f.read()
     assert 'QUICK SMOKE RUN' in report and '| KD++ |' in report
+
+
+def test_dense_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch):
+    """The real dense pipeline end to end on tiny data: scenes from the
+    idx files, teacher, four students (class centres for ND), COCO
+    evaluation."""
+    demo = _load_demo()
+    monkeypatch.setattr('yapf.yapflib.yapf_api.FormatCode',
+                        lambda text, **kwargs: (text, False))
+    work_dir = str(tmp_path / 'dense')
+    result = demo.main(['--task', 'dense', '--quick', '--seeds', '1',
+                        '--work-dir', work_dir, '--data-root', tiny_fmnist])
+    assert set(result['scores']) == {'student', 'kd', 'nd', 'kd++'}
+    for values in result['scores'].values():
+        assert len(values) == 1 and 0.0 <= values[0] <= 100.0
+    assert osp.isfile(osp.join(work_dir, 'scenes', 'annotations',
+                               'instances_train.json'))
+    for slug in ('nd', 'kd++'):
+        assert osp.isfile(osp.join(work_dir, slug, 'seed0',
+                                   'class_centers.pth'))
+    with open(osp.join(work_dir, 'results.md')) as f:
+        report = f.read()
+    assert 'QUICK SMOKE RUN' in report and '| KD++ (KD + ND) |' in report
