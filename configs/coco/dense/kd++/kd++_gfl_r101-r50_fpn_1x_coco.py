@@ -1,4 +1,4 @@
-# KD++ r101-r50 (gfl) = binary KD (weight 1.0) + ND (weight 1.0) on the
+# KD++ r101-r50 (gfl) = binary KD (weight 0.1) + ND (weight 1.0) on the
 # classification-branch feature (cls_convs[-1] output, 256-d) at the student's
 # positive priors, with K teacher class centres (no background centre). Weights
 # are our choice, no published numbers.
