@@ -4,14 +4,17 @@
 
 For a task (``cls``: CIFAR-100 ResNet-32x4 -> ResNet-8x4 KD++, batch 64;
 ``det``: Faster R-CNN FPN ResNet-50 -> ResNet-18 KD++ on RoIs, 2 images of
-``--det-size`` px, 512 sampled RoIs each), measures in one run, interleaved
+``--det-size`` px, 512 sampled RoIs each; ``dense``: RetinaNet FPN
+ResNet-50 -> ResNet-18 KD++ (binary KD + ND) at the student's positive
+anchors, 2 images of ``--det-size`` px), measures in one run, interleaved
 so that machine noise hits both alike:
 
 - A: one distillation training step (distiller loss, backward, SGD step);
 - B: the student's own training step (its loss, backward, SGD step) plus
   the teacher forward of only the parts that the losses read, under no_grad
   (classification: backbone + neck + head; detection: backbone + FPN + the
-  box head on the student's sampled RoIs, recorded once from A).
+  box head on the student's sampled RoIs, recorded once from A; dense:
+  backbone + FPN + the head's classification branch on every level).
 
 It prints the median times and the ratio A / B (goal <= 1.05), then the
 peak-memory ratio (goal <= 1.10), each variant in a fresh subprocess: the
@@ -66,18 +69,31 @@ def build_cls(workdir, device):
     return distiller, inputs, samples
 
 
-def build_det(workdir, device, size):
+#: task -> (distiller, student config, distillation losses)
+DETECTION = dict(
+    det=('TwoStageDistiller',
+         'configs/coco/faster_rcnn/faster-rcnn_r18_fpn_ms-1x_coco.py',
+         dict(loss_kd=dict(type='KDLoss', temperature=1.0, loss_weight=1.0),
+              loss_nd=dict(type='NDLoss', loss_weight=1.5))),
+    dense=('DenseDistiller',
+           'configs/coco/dense/retinanet/retinanet_r18_fpn_1x_coco.py',
+           dict(loss_kd=dict(type='BinaryKDLoss', temperature=1.0,
+                             loss_weight=0.1),
+                loss_nd=dict(type='NDLoss', loss_weight=1.0))),
+)
+
+
+def build_det(workdir, device, size, task):
     from mmdet.testing import demo_mm_inputs
     from mmengine.config import Config
 
-    from nd_mmdet.models.distillers import TwoStageDistiller
+    from nd_mmdet.registry import MODELS
     from nd_mmdet.utils import build_model_from_spec
     repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    distiller_type, student_config, losses = DETECTION[task]
 
     def detector(depth):
-        model = Config.fromfile(osp.join(
-            repo, 'configs/coco/faster_rcnn/faster-rcnn_r18_fpn_ms-1x_coco.py'
-        )).model
+        model = Config.fromfile(osp.join(repo, student_config)).model
         model.backbone.update(depth=depth, init_cfg=None)
         model.neck.in_channels = [64, 128, 256, 512] if depth == 18 else \
             [256, 512, 1024, 2048]
@@ -87,11 +103,9 @@ def build_det(workdir, device, size):
     teacher = build_model_from_spec(detector(50))
     ckpt = osp.join(workdir, 'teacher.pth')
     torch.save(dict(state_dict=teacher.state_dict()), ckpt)
-    distiller = TwoStageDistiller(
-        student=detector(18), teacher=detector(50), teacher_ckpt=ckpt,
-        distill_losses=dict(
-            loss_kd=dict(type='KDLoss', temperature=1.0, loss_weight=1.0),
-            loss_nd=dict(type='NDLoss', loss_weight=1.5))).to(device)
+    distiller = MODELS.build(dict(
+        type=distiller_type, student=detector(18), teacher=detector(50),
+        teacher_ckpt=ckpt, distill_losses=losses)).to(device)
     distiller.set_class_centers(
         torch.rand(*distiller.expected_centers_shape()) + 0.1)
     distiller.train()
@@ -113,7 +127,15 @@ def steps(distiller, inputs, samples):
         loss.backward()
         opt_a.step()
 
-    if hasattr(teacher, 'roi_head'):
+    if hasattr(teacher, 'bbox_head'):  # dense: the classification branch
+
+        def teacher_parts():
+            head = teacher.bbox_head
+            for x in teacher.extract_feat(inputs):
+                for conv in head.cls_convs:
+                    x = conv(x)
+                head.retina_cls(x)
+    elif hasattr(teacher, 'roi_head'):
         # The student's sampled RoIs of one step, for B's teacher box head.
         _, values = distiller.forward_distill(inputs, samples)
         rois = values['rois'].detach()
@@ -138,8 +160,8 @@ def steps(distiller, inputs, samples):
 
 
 def build(args, workdir, device):
-    if args.task == 'det':
-        return build_det(workdir, device, args.det_size)
+    if args.task in DETECTION:
+        return build_det(workdir, device, args.det_size, args.task)
     return build_cls(workdir, device)
 
 
@@ -208,7 +230,7 @@ def memory_run(args, device, variant):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--task', choices=['cls', 'det'], default='cls')
+    parser.add_argument('--task', choices=['cls', 'det', 'dense'], default='cls')
     parser.add_argument('--det-size', type=int, default=320)
     parser.add_argument('--steps', type=int, default=10)
     parser.add_argument('--threads', type=int, default=1)
