@@ -1,5 +1,6 @@
 """Projector from the student's embedding width to the teacher's."""
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from nd_mmdet.registry import MODELS
@@ -20,6 +21,10 @@ class EmbeddingProjector(nn.Module):
 
     Shapes:
         input ``(N, D_s)`` -> output ``(N, D_t)``.
+
+    A training batch of fewer than 2 rows has no batch statistics (a dense
+    detector's batch may hold a single positive prior, or none): its rows
+    are normalised with the running statistics, which it leaves unchanged.
     """
 
     def __init__(self, in_channels: int, out_channels: int,
@@ -35,4 +40,10 @@ class EmbeddingProjector(nn.Module):
         if x.dim() != 2 or x.shape[1] != self.in_channels:
             raise ValueError(f'x must have shape (N, {self.in_channels}), '
                              f'got {tuple(x.shape)}')
-        return self.fc(self.dropout(self.bn(x)))
+        if self.training and x.shape[0] < 2:
+            bn = self.bn
+            normed = F.batch_norm(x, bn.running_mean, bn.running_var,
+                                  bn.weight, bn.bias, False, 0.0, bn.eps)
+        else:
+            normed = self.bn(x)
+        return self.fc(self.dropout(normed))

@@ -358,6 +358,22 @@ def test_projector_when_widths_differ(ckpts, tmp_path):
                                           inputs['data_samples'])
     assert values['student_embed'].shape[1] == 96 == \
         values['teacher_embed'].shape[1]
+    # one positive in the batch (the FCOS hand-built box; a box holding no
+    # point in image 1), then none: the projector's BatchNorm has no batch
+    # statistics, the losses are still finite and the step runs
+    distiller.train()
+    for boxes, num_entries in (
+            ([([[49, 41, 55, 47]], [1]), ([[1, 1, 2, 2]], [2])], 1),
+            ([([[1, 1, 2, 2]], [1]), ([[1, 1, 2, 2]], [2])], 0)):
+        inputs = batch(distiller, boxes)
+        _, values = distiller.forward_distill(inputs['inputs'],
+                                              inputs['data_samples'])
+        losses = distiller.loss(inputs['inputs'], inputs['data_samples'])
+        assert values['labels'].numel() == num_entries
+        assert torch.isfinite(losses['loss_nd']) and torch.isfinite(
+            losses['loss_kd'])
+        sum(v for k, v in losses.items() if k.startswith('loss_')
+            and torch.is_tensor(v)).backward()
 
 
 def test_build_errors(ckpts):
