@@ -1,5 +1,8 @@
 """Student-side connectors, registered in :data:`nd_mmdet.registry.MODELS`."""
 from .abf_fusion import ABF, ReviewKDConnector
 from .embedding_projector import EmbeddingProjector
+from .per_level_projector import PerLevelProjector
 
-__all__ = ['ABF', 'ReviewKDConnector', 'EmbeddingProjector']
+__all__ = [
+    'ABF', 'ReviewKDConnector', 'EmbeddingProjector', 'PerLevelProjector'
+]

@@ -86,6 +86,9 @@ class BaseDistiller(BaseModel):
                         'labels', 'class_centers')
     #: Inputs that connectors may transform.
     CONNECTABLE_INPUTS = ('student_embed', 'student_feats')
+    #: Whether :meth:`apply_connectors` can hand a connector with
+    #: ``needs_levels`` (``PerLevelProjector``) the FPN level of each row.
+    SUPPLIES_LEVELS = False
 
     def __init__(self,
                  student,
@@ -123,6 +126,13 @@ class BaseDistiller(BaseModel):
                     f'connectors: {input_name!r} is not a connectable input; '
                     f'choose from {list(self.CONNECTABLE_INPUTS)}')
             self.connectors[input_name] = build_plugin(cfg)
+            if getattr(self.connectors[input_name], 'needs_levels', False) \
+                    and not self.SUPPLIES_LEVELS:
+                raise ValueError(
+                    f'connectors.{input_name}: '
+                    f'{type(self.connectors[input_name]).__name__} needs the '
+                    f'FPN level of each row, which {type(self).__name__} '
+                    'does not have (only DenseDistiller does)')
         #: Loss name -> multiplier (set by DistillLossWarmupHook).
         self.loss_scales = {}
         self.register_buffer('class_centers', None, persistent=False)
@@ -304,9 +314,15 @@ class BaseDistiller(BaseModel):
         raise NotImplementedError
 
     def apply_connectors(self, values):
+        """Each connector on its input; one with ``needs_levels`` also gets
+        the entries' FPN levels (``values['positions'][:, 1]``, only
+        distillers with ``SUPPLIES_LEVELS`` accept such connectors)."""
         for input_name, connector in self.connectors.items():
-            if input_name in values:
-                values[input_name] = connector(values[input_name])
+            if input_name not in values:
+                continue
+            extra = (values['positions'][:, 1], ) if getattr(
+                connector, 'needs_levels', False) else ()
+            values[input_name] = connector(values[input_name], *extra)
         return values
 
     def compute_distill_losses(self, values):

@@ -119,7 +119,8 @@ class DenseDistiller(BaseDistiller):
       teacher's from its own head on its own FPN levels. The student's goes
       through the ``student_embed`` connector (``EmbeddingProjector``,
       when the head widths ``feat_channels`` differ: one projector serves
-      every level, since the width is the same on all levels);
+      every level, since the width is the same on all levels; or
+      ``PerLevelProjector`` for one projector per FPN level);
     - ``student_logits`` / ``teacher_logits``: (P, K) sigmoid class scores
       of each entry's prior (for ``BinaryKDLoss``);
     - ``labels``: (P,) the student's assigned classes (background = K);
@@ -162,6 +163,8 @@ class DenseDistiller(BaseDistiller):
             different image normalisation.
     """
 
+    SUPPLIES_LEVELS = True
+
     def __init__(self,
                  student,
                  teacher,
@@ -191,6 +194,7 @@ class DenseDistiller(BaseDistiller):
         if self.required_inputs & set(_LOGIT_INPUTS):
             self._check_sigmoid(head, 'student')
         self._student_recorders = self._student_hooks()
+        self._check_level_connectors(head)
         if self.has_teacher:
             self._check_compatible()
 
@@ -217,6 +221,16 @@ class DenseDistiller(BaseDistiller):
             resolve_module(self.student, f'bbox_head.{self.cls_name}',
                            'student'), 0, 'input')
         return outputs, labels, weights, embeds
+
+    def _check_level_connectors(self, head):
+        levels = head.prior_generator.num_levels
+        for name, connector in self.connectors.items():
+            if getattr(connector, 'needs_levels', False) and \
+                    connector.num_levels != levels:
+                raise ValueError(
+                    f'connectors.{name} has num_levels='
+                    f'{connector.num_levels} but the student head has '
+                    f'{levels} FPN levels')
 
     def _check_compatible(self):
         s_head, _, _ = dense_head(self.student, 'student')

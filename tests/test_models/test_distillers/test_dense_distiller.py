@@ -376,6 +376,49 @@ def test_projector_when_widths_differ(ckpts, tmp_path):
             and torch.is_tensor(v)).backward()
 
 
+def test_per_level_projector(ckpts, tmp_path):
+    """PerLevelProjector on student_embed: each entry's row equals its
+    level's projector applied to the raw student feature at its position."""
+    teacher = detector_cfg('retina', feat_channels=96)
+    torch.manual_seed(1)
+    ckpt = str(tmp_path / 'r96.pth')
+    torch.save(dict(state_dict=MODELS.build(copy.deepcopy(teacher))
+                    .state_dict()), ckpt)
+    per_level = dict(type='PerLevelProjector', in_channels=64,
+                     out_channels=96, num_levels=5)
+    with pytest.raises(ValueError, match='num_levels=4 but the student head '
+                       'has 5 FPN levels'):
+        build('retina', ckpt, teacher=copy.deepcopy(teacher),
+              connectors=dict(student_embed=dict(per_level, num_levels=4)))
+    distiller = build('retina', ckpt, teacher=copy.deepcopy(teacher),
+                      connectors=dict(student_embed=per_level)).eval()
+    inputs = batch(distiller)
+    _, values = distiller.forward_distill(inputs['inputs'],
+                                          inputs['data_samples'])
+    levels = values['positions'][:, 1]
+    assert len(set(levels.tolist())) > 1, 'the batch spans several levels'
+    s_maps, _ = cls_maps(distiller.student, None, 'retina',
+                         [f.detach() for f in values['student_feats']])
+    projectors = distiller.connectors['student_embed'].projectors
+    for row, (n, lvl, h, w, _) in zip(values['student_embed'],
+                                      values['positions'].tolist()):
+        raw = s_maps[lvl][n, :, h, w][None]
+        torch.testing.assert_close(row.detach(), projectors[lvl](raw)[0])
+    # only DenseDistiller hands connectors the FPN levels
+    from nd_mmdet.models.distillers import ClassificationDistiller
+    with pytest.raises(ValueError, match='needs the FPN level.*'
+                       'ClassificationDistiller'):
+        ClassificationDistiller(
+            student=dict(type='mmpretrain.ImageClassifier',
+                         backbone=dict(type='nd_mmdet.CifarResNet',
+                                       arch='resnet8'),
+                         neck=dict(type='GlobalAveragePooling'),
+                         head=dict(type='LinearClsHead', num_classes=10,
+                                   in_channels=64)),
+            teacher=None, build_teacher=False,
+            connectors=dict(student_embed=dict(per_level, in_channels=64)))
+
+
 def test_build_errors(ckpts):
     atss = detector_cfg('retina')
     atss.bbox_head.type = 'ATSSHead'
