@@ -129,7 +129,9 @@ class DenseDistiller(BaseDistiller):
       ``ReviewKDConnector`` on ``student_feats``).
 
     ``forward_distill`` also returns ``positions`` (P, 5): image, level,
-    row, column, anchor of each entry (not readable by losses).
+    row, column, anchor of each entry (not readable by losses); with
+    ``kd_at_negatives`` the logits have more rows than ``labels`` (the
+    sampled negatives too), whose positions are ``logit_positions``.
 
     Class centres (``ClassCentersHook``, ``max_iters`` bounding the
     batches): the student's assignment is run without gradient and in eval
@@ -147,7 +149,14 @@ class DenseDistiller(BaseDistiller):
         background_centre (bool): also distil at background priors, labelled
             ``K``, with a background class centre (row ``K``). Default
             False: only the positives enter the losses.
-        max_negatives_per_image (int): with ``background_centre``, at most
+        kd_at_negatives (bool): the logits (``student_logits`` /
+            ``teacher_logits``, i.e. ``BinaryKDLoss``) also get sampled
+            background priors, while the embeddings, labels and class
+            centres (ND) stay at the positives. Default False. Exclusive
+            with ``background_centre``; a loss that reads logits together
+            with labels or embeddings is refused (their rows would differ).
+        max_negatives_per_image (int): with ``background_centre`` or
+            ``kd_at_negatives``, at most
             this many background priors per image are drawn at random
             (uniformly over the levels' priors whose label is background
             and whose classification weight is non-zero, i.e. not ignored)
@@ -172,6 +181,7 @@ class DenseDistiller(BaseDistiller):
                  distill_losses=None,
                  connectors=None,
                  background_centre=False,
+                 kd_at_negatives=False,
                  max_negatives_per_image=64,
                  **kwargs):
         super().__init__(
@@ -187,7 +197,10 @@ class DenseDistiller(BaseDistiller):
             raise ValueError('max_negatives_per_image must be a positive '
                              f'int, got {max_negatives_per_image!r}')
         self.background_centre = bool(background_centre)
+        self.kd_at_negatives = bool(kd_at_negatives)
         self.max_negatives_per_image = max_negatives_per_image
+        if self.kd_at_negatives:
+            self._check_kd_at_negatives()
         head, self.layout, self.cls_name = dense_head(self.student,
                                                       'student')
         self.num_classes = head.num_classes
@@ -221,6 +234,20 @@ class DenseDistiller(BaseDistiller):
             resolve_module(self.student, f'bbox_head.{self.cls_name}',
                            'student'), 0, 'input')
         return outputs, labels, weights, embeds
+
+    def _check_kd_at_negatives(self):
+        if self.background_centre:
+            raise ValueError(
+                'kd_at_negatives=True and background_centre=True: choose '
+                'one (background_centre already puts the sampled negatives '
+                'in every input)')
+        for name, inputs in self.loss_inputs.items():
+            if set(inputs) & set(_LOGIT_INPUTS) and \
+                    set(inputs) & {'labels', *_EMBED_INPUTS}:
+                raise ValueError(
+                    f'distill_losses.{name} reads {sorted(inputs)}: with '
+                    'kd_at_negatives the logits have more rows (the sampled '
+                    'negatives) than the labels and embeddings')
 
     def _check_level_connectors(self, head):
         levels = head.prior_generator.num_levels
@@ -310,8 +337,9 @@ class DenseDistiller(BaseDistiller):
 
     def _select_entries(self, labels, weights, shapes):
         """``(level, flat index)`` of the entries, level-major: every
-        positive prior, plus (``background_centre``) at most
-        ``max_negatives_per_image`` random background priors per image."""
+        positive prior, plus (``background_centre`` / ``kd_at_negatives``)
+        at most ``max_negatives_per_image`` random background priors per
+        image."""
         K = self.num_classes
         levels, indices, neg_levels, neg_indices, neg_images = [], [], [], \
             [], []
@@ -320,7 +348,7 @@ class DenseDistiller(BaseDistiller):
             pos = ((lab >= 0) & (lab < K)).nonzero().squeeze(1)
             levels.append(torch.full_like(pos, lvl))
             indices.append(pos)
-            if self.background_centre:
+            if self._with_negatives:
                 neg = lab == K
                 if w is not None:
                     neg &= w.amax(dim=1) > 0
@@ -329,7 +357,7 @@ class DenseDistiller(BaseDistiller):
                 neg_indices.append(neg)
                 neg_images.append(neg // (h * wd * a))
         level, index = torch.cat(levels), torch.cat(indices)
-        if self.background_centre:
+        if self._with_negatives:
             n_lv, n_idx, n_img = (torch.cat(neg_levels),
                                   torch.cat(neg_indices),
                                   torch.cat(neg_images))
@@ -345,6 +373,10 @@ class DenseDistiller(BaseDistiller):
                                         else 1) + index).indices
             level, index = level[order], index[order]
         return level, index
+
+    @property
+    def _with_negatives(self):
+        return self.background_centre or self.kd_at_negatives
 
     @staticmethod
     def gather(maps, level, index, per_prior, num_priors):
@@ -400,15 +432,25 @@ class DenseDistiller(BaseDistiller):
         level, index = self._select_entries(labels, weights, shapes)
         entry_labels = torch.cat(
             [lab[index[level == lvl]] for lvl, lab in enumerate(labels)])
+        # ND's rows (embeddings, labels): all entries, or with
+        # kd_at_negatives the positives only (the logits keep every entry)
+        nd_level, nd_index = level, index
+        if self.kd_at_negatives:
+            positive = entry_labels < self.num_classes
+            nd_level, nd_index = level[positive], index[positive]
+            entry_labels = entry_labels[positive]
         values = dict(
             labels=entry_labels.long(),
-            positions=self._positions(level, index, shapes),
+            positions=self._positions(nd_level, nd_index, shapes),
             student_feats=list(recorded['feats']),
-            student_embed=self.gather(embeds, level, index, False,
+            student_embed=self.gather(embeds, nd_level, nd_index, False,
                                       num_priors),
             student_logits=self.gather(cls_scores, level, index, True,
                                        num_priors),
-            _entries=(level, index, num_priors))
+            _entries=(level, index, num_priors),
+            _nd_entries=(nd_level, nd_index, num_priors))
+        if self.kd_at_negatives:
+            values['logit_positions'] = self._positions(level, index, shapes)
         return losses, values
 
     @staticmethod
@@ -450,17 +492,20 @@ class DenseDistiller(BaseDistiller):
                 out['logits'] = scores
         return out
 
-    def run_teacher(self, maps, entries):
+    def run_teacher(self, maps, entries, nd_entries):
+        """The teacher's rows: logits at ``entries``, embeddings at
+        ``nd_entries`` (each ``(level, index, num_priors)``)."""
         if maps is None:
             return {}
-        level, index, num_priors = entries
         values = {}
         if 'teacher_feats' in self.required_inputs:
             values['teacher_feats'] = maps['feats']
         if 'embeds' in maps:
+            level, index, num_priors = nd_entries
             values['teacher_embed'] = self.gather(maps['embeds'], level,
                                                   index, False, num_priors)
         if 'logits' in maps:
+            level, index, num_priors = entries
             values['teacher_logits'] = self.gather(maps['logits'], level,
                                                    index, True, num_priors)
         return values
@@ -478,7 +523,7 @@ class DenseDistiller(BaseDistiller):
                                                    data['data_samples'])
                 maps = self.teacher_maps(data['inputs'], logits=False,
                                          embeds=True)
-                level, index, num_priors = values['_entries']
+                level, index, num_priors = values['_nd_entries']
                 embeds = self.gather(maps['embeds'], level, index, False,
                                      num_priors)
         finally:
@@ -491,5 +536,6 @@ class DenseDistiller(BaseDistiller):
         # graph is built; only the gather needs the student's assignment.
         maps = self.teacher_maps(inputs)
         student_losses, values = self._run_student_loss(inputs, data_samples)
-        values.update(self.run_teacher(maps, values.pop('_entries')))
+        values.update(self.run_teacher(maps, values.pop('_entries'),
+                                       values.pop('_nd_entries')))
         return student_losses, self.apply_connectors(values)

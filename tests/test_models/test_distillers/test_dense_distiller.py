@@ -468,8 +468,9 @@ def dense_config(method, det, pair):
 
 @pytest.mark.parametrize('det,pair', sorted(DENSE_PAIRS))
 def test_dense_coco_configs_losses_and_weights(det, pair):
-    """Our weights (no published ones): binary KD 0.1, ND 1.0, HCL 1.2."""
-    kd = dict(type='BinaryKDLoss', temperature=1.0, loss_weight=0.1)
+    """Our weights (no published ones): binary KD 1.0 at the positives and
+    sampled negatives (kd_at_negatives), ND 1.0, HCL 1.2."""
+    kd = dict(type='BinaryKDLoss', temperature=1.0, loss_weight=1.0)
     nd = dict(type='NDLoss', loss_weight=1.0)
     hcl = dict(type='HCLLoss', loss_weight=1.2)
     want = {'kd': dict(loss_kd=kd), 'kd++': dict(loss_kd=kd, loss_nd=nd),
@@ -482,6 +483,8 @@ def test_dense_coco_configs_losses_and_weights(det, pair):
         assert cfg.model._scope_ == 'nd_mmdet'
         assert cfg.model.type == 'DenseDistiller'
         assert cfg.model.distill_losses.to_dict() == losses, method
+        assert cfg.model.get('kd_at_negatives', False) == \
+            method.startswith('kd')
         assert cfg.model.student.endswith(student)
         assert cfg.model.teacher.startswith(f'mmdet::{det}/{det}_r101')
         connectors = cfg.model.get('connectors') or {}
@@ -509,3 +512,49 @@ def test_dense_reviewkd_pp_config_builds_and_trains_a_step(tmp_path):
     losses = distiller.loss(inputs['inputs'], inputs['data_samples'])
     assert torch.isfinite(losses['loss_hcl']) and torch.isfinite(
         losses['loss_nd'])
+
+
+def test_kd_at_negatives(ckpts):
+    """Logits at the positives plus at most N sampled negatives per image;
+    embeddings, labels and class centres at the positives only."""
+    distiller = build('retina', ckpts['retina'], kd_at_negatives=True,
+                      max_negatives_per_image=7).train()
+    assert distiller.expected_centers_shape() == (K, 64)
+    inputs = batch(distiller)
+    _, values = distiller.forward_distill(inputs['inputs'],
+                                          inputs['data_samples'])
+    num_pos = values['labels'].numel()
+    assert num_pos > 0 and int(values['labels'].max()) < K
+    assert values['student_embed'].shape[0] == num_pos == \
+        values['teacher_embed'].shape[0] == values['positions'].shape[0]
+    logit_pos = values['logit_positions']
+    assert values['student_logits'].shape[0] == num_pos + 2 * 7 == \
+        values['teacher_logits'].shape[0] == logit_pos.shape[0]
+    positives = set(map(tuple, values['positions'].tolist()))
+    negatives = [p for p in map(tuple, logit_pos.tolist())
+                 if p not in positives]
+    assert positives <= set(map(tuple, logit_pos.tolist()))
+    assert sorted(p[0] for p in negatives) == [0] * 7 + [1] * 7
+    A = distiller.student.bbox_head.num_base_priors
+    for side, model, feats in (
+            ('student', distiller.student,
+             [f.detach() for f in values['student_feats']]),
+            ('teacher', distiller.teacher, None)):
+        maps, scores = cls_maps(model, inputs['inputs'], 'retina', feats)
+        emb, _ = expected_rows(maps, scores, values['positions'], A)
+        _, log = expected_rows(maps, scores, logit_pos, A)
+        torch.testing.assert_close(values[f'{side}_embed'].detach(), emb)
+        torch.testing.assert_close(values[f'{side}_logits'].detach(), log)
+    losses = distiller.compute_distill_losses(values)
+    assert torch.isfinite(losses['loss_kd']) and torch.isfinite(
+        losses['loss_nd'])
+    # the class-centre pre-pass sees the positives only
+    data = demo_mm_inputs(2, (3, 128, 128), num_items=[3, 2], num_classes=K)
+    embeds, labels = distiller.teacher_embeddings_for_centers(data)
+    assert embeds.shape == (labels.numel(), 64) and int(labels.max()) < K
+    with pytest.raises(ValueError, match='choose one'):
+        build('retina', ckpts['retina'], kd_at_negatives=True,
+              background_centre=True)
+    with pytest.raises(ValueError, match='loss_dkd reads'):
+        build('retina', ckpts['retina'], kd_at_negatives=True,
+              losses=dict(loss_dkd=dict(type='DKDLoss')))
