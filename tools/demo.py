@@ -15,7 +15,8 @@ command-line arguments a user would type, ``--cfg-options`` included):
   fashion_mnist_to_coco.py``, generated on first use): RetinaNet R18-w32
   teacher on all 12,000 training scenes -> RetinaNet R18-w8 student on the
   first 1,000; the student alone, KD (binary, at the student's positive
-  priors), ND alone, KD++; COCO box AP on the 1,000 validation scenes.
+  priors and sampled negatives), ND alone (at the positives), KD++; COCO
+  box AP on the 1,000 validation scenes.
 
 Steps: train the teacher once (a checkpoint from an earlier run with the
 same settings is reused); for each seed and method train, then evaluate;
@@ -110,7 +111,7 @@ TASKS = dict(
         methods=(
             ('student alone', 'student', 'retinanet_r18w8_fmnist-det-1k.py',
              False),
-            ('KD (binary, positives)', 'kd',
+            ('KD (binary)', 'kd',
              'kd_retinanet_r18w32-r18w8_fmnist-det-1k.py', True),
             ('ND alone', 'nd', 'nd_retinanet_r18w32-r18w8_fmnist-det-1k.py',
              True),

@@ -1,4 +1,4 @@
-# Dense demo KD++: the KD run (binary KD, weight 0.1) + ND (weight 1.0) on the
+# Dense demo KD++: the KD run (binary KD, weight 1.0) + ND (weight 1.0) on the
 # classification-branch feature at the same positives, the student's
 # projected 64 -> 128 d.
 _base_ = ['./kd_retinanet_r18w32-r18w8_fmnist-det-1k.py']

@@ -1,6 +1,7 @@
-# KD++ r101-r18 (retinanet) = binary KD (weight 0.1) + ND (weight 1.0) on the
-# classification-branch feature (cls_convs[-1] output, 256-d) at the student's
-# positive priors, with K teacher class centres (no background centre). Weights
+# KD++ r101-r18 (retinanet) = the KD config (binary KD, weight 1.0, at the
+# positives and sampled negatives) + ND (weight 1.0) on the classification-
+# branch feature (cls_convs[-1] output, 256-d) at the student's positive
+# priors only, with K teacher class centres (no background centre). Weights
 # are our choice, no published numbers.
 _base_ = ['../kd/kd_retinanet_r101-r18_fpn_1x_coco.py']
 model = dict(distill_losses=dict(loss_nd=dict(type='NDLoss', loss_weight=1.0)))
