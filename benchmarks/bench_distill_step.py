@@ -5,8 +5,9 @@
 For a task (``cls``: CIFAR-100 ResNet-32x4 -> ResNet-8x4 KD++, batch 64;
 ``det``: Faster R-CNN FPN ResNet-50 -> ResNet-18 KD++ on RoIs, 2 images of
 ``--det-size`` px, 512 sampled RoIs each; ``dense``: RetinaNet FPN
-ResNet-50 -> ResNet-18 KD++ (binary KD + ND) at the student's positive
-anchors, 2 images of ``--det-size`` px), measures in one run, interleaved
+ResNet-50 -> ResNet-18 KD++ (binary KD at the student's positive anchors
+and 64 sampled negatives per image, ND at the positives), 2 images of
+``--det-size`` px), measures in one run, interleaved
 so that machine noise hits both alike:
 
 - A: one distillation training step (distiller loss, backward, SGD step);
@@ -78,9 +79,11 @@ DETECTION = dict(
     dense=('DenseDistiller',
            'configs/coco/dense/retinanet/retinanet_r18_fpn_1x_coco.py',
            dict(loss_kd=dict(type='BinaryKDLoss', temperature=1.0,
-                             loss_weight=0.1),
+                             loss_weight=1.0),
                 loss_nd=dict(type='NDLoss', loss_weight=1.0))),
 )
+#: task -> other distiller arguments (those of the repository's configs)
+DISTILLER_OPTIONS = dict(det={}, dense=dict(kd_at_negatives=True))
 
 
 def build_det(workdir, device, size, task):
@@ -105,7 +108,8 @@ def build_det(workdir, device, size, task):
     torch.save(dict(state_dict=teacher.state_dict()), ckpt)
     distiller = MODELS.build(dict(
         type=distiller_type, student=detector(18), teacher=detector(50),
-        teacher_ckpt=ckpt, distill_losses=losses)).to(device)
+        teacher_ckpt=ckpt, distill_losses=losses,
+        **DISTILLER_OPTIONS[task])).to(device)
     distiller.set_class_centers(
         torch.rand(*distiller.expected_centers_shape()) + 0.1)
     distiller.train()
@@ -230,7 +234,8 @@ def memory_run(args, device, variant):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--task', choices=['cls', 'det', 'dense'], default='cls')
+    parser.add_argument('--task', choices=['cls', 'det', 'dense'],
+                        default='cls')
     parser.add_argument('--det-size', type=int, default=320)
     parser.add_argument('--steps', type=int, default=10)
     parser.add_argument('--threads', type=int, default=1)

@@ -23,7 +23,8 @@ def test_rows_go_through_their_level():
     out = proj(x, levels)
     assert out.shape == (7, 4)
     for i, level in enumerate(levels.tolist()):
-        torch.testing.assert_close(out[i], proj.projectors[level](x[i:i + 1])[0])
+        expected = proj.projectors[level](x[i:i + 1])[0]
+        torch.testing.assert_close(out[i], expected)
     out.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
 
