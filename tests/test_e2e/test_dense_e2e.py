@@ -84,6 +84,15 @@ custom_hooks = [dict(type='nd_mmdet.ClassCentersHook', max_iters=4)]
     centres = torch.load(work / 'class_centers.pth', weights_only=True)
     assert centres['centers'].shape == (len(CLASSES), 64)
     assert (centres['counts'] > 0).all()
+    # the centres tool gives the same centres as the pre-pass (the
+    # assignment of these heads does not depend on the student's weights)
+    tool_out = tmp / f'{kind}_centres.pth'
+    log = run_tool('compute_class_centers.py', config, '--out', tool_out,
+                   '--work-dir', tmp / f'{kind}_centres').stdout
+    assert f'saved ({len(CLASSES)}, 64) class centres' in log
+    tool = torch.load(tool_out, weights_only=True)
+    torch.testing.assert_close(tool['centers'], centres['centers'])
+    assert torch.equal(tool['counts'], centres['counts'])
     ckpt_path = work / f'iter_{DISTILL_ITERS}.pth'
     ckpt = torch.load(ckpt_path, weights_only=False)
     assert all(k.startswith('student.') for k in ckpt['state_dict'])
