@@ -2,7 +2,7 @@
 # (scripts/install.sh is idempotent: seconds when nothing changed).
 PY := .venv/bin/python
 
-.PHONY: install test demo demo-dense
+.PHONY: install test demo demo-dense demo-dense-fcos
 
 install:
 	bash scripts/install.sh
@@ -17,3 +17,7 @@ demo:
 demo-dense:
 	bash scripts/install.sh --demo
 	OMP_NUM_THREADS=1 $(PY) tools/demo.py --task dense
+
+demo-dense-fcos:
+	bash scripts/install.sh --demo
+	OMP_NUM_THREADS=1 $(PY) tools/demo.py --task dense-fcos

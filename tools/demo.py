@@ -16,7 +16,8 @@ command-line arguments a user would type, ``--cfg-options`` included):
   teacher on all 12,000 training scenes -> RetinaNet R18-w8 student on the
   first 1,000; the student alone, KD (binary, at the student's positive
   priors and sampled negatives), ND alone (at the positives), KD++; COCO
-  box AP on the 1,000 validation scenes.
+  box AP on the 1,000 validation scenes;
+- ``dense-fcos``: the same with FCOS instead of RetinaNet.
 
 Steps: train the teacher once (a checkpoint from an earlier run with the
 same settings is reused); for each seed and method train, then evaluate;
@@ -30,8 +31,8 @@ subsets and a few iterations (a smoke test, numbers meaningless).
 
 Usage::
 
-    python tools/demo.py [--task cls|dense] [--work-dir DIR] [--seeds 3]
-        [--quick]
+    python tools/demo.py [--task cls|dense|dense-fcos] [--work-dir DIR]
+        [--seeds 3] [--quick]
 """
 import argparse
 import glob
@@ -58,6 +59,48 @@ def _schedule(max_iters, warmup):
         f'param_scheduler.1.begin={warmup}',
         f'param_scheduler.1.end={max_iters}'
     ]
+
+
+def _dense_task(detector, name):
+    """The one-stage detection demo of ``detector`` (the config prefix in
+    ``configs/demo/dense/``, e.g. ``'retinanet'``), ``name`` for reports."""
+    pair = f'{detector}_r18w32-r18w8_fmnist-det-1k.py'
+    suffix = '' if detector == 'retinanet' else f'_{detector}'
+    return dict(
+        title=f'Fashion-MNIST scenes, {name} R18-w32 -> R18-w8 '
+        '(one-stage detection)',
+        config_dir=osp.join(ROOT, 'configs', 'demo', 'dense'),
+        work_dir=f'work_dirs/demo_dense{suffix}',
+        teacher_config=f'{detector}_r18w32_fmnist-det-full.py',
+        teacher_label=f'teacher ({name} R18-w32, all 12k scenes, 1 run)',
+        methods=(
+            ('student alone', 'student', f'{detector}_r18w8_fmnist-det-1k.py',
+             False),
+            ('KD (binary)', 'kd', f'kd_{pair}', True),
+            ('ND alone', 'nd', f'nd_{pair}', True),
+            ('KD++ (KD + ND)', 'kd++', f'kd++_{pair}', True),
+        ),
+        metric='coco/bbox_mAP',
+        metric_label='box AP (%)',
+        scale=100.0,
+        no_result_is_zero=True,
+        stats_runs=(),
+        description=f'Students: {name} R18-w8 (8-16-32 channels, 64-d '
+        'head) on the first 1,000 training scenes, same schedule and seeds '
+        'for every method; COCO box AP on the 1,000 validation scenes '
+        '(items from the Fashion-MNIST test split).',
+        scenes=dict(num_train=12000, num_val=1000),
+        quick=dict(
+            scenes=dict(num_train=48, num_val=16),
+            teacher=_schedule(6, 2) + ['train_dataloader.batch_size=8'],
+            student=_schedule(4, 2) + [
+                'train_dataloader.batch_size=8',
+                'train_dataloader.dataset.indices=24'
+            ],
+            distiller=[],
+            test=['test_dataloader.batch_size=16'],
+        ),
+    )
 
 
 #: Everything that differs between the demos. ``methods``: (label, slug,
@@ -101,45 +144,9 @@ TASKS = dict(
             ],
         ),
     ),
-    dense=dict(
-        title='Fashion-MNIST scenes, RetinaNet R18-w32 -> R18-w8 '
-        '(one-stage detection)',
-        config_dir=osp.join(ROOT, 'configs', 'demo', 'dense'),
-        work_dir='work_dirs/demo_dense',
-        teacher_config='retinanet_r18w32_fmnist-det-full.py',
-        teacher_label='teacher (RetinaNet R18-w32, all 12k scenes, 1 run)',
-        methods=(
-            ('student alone', 'student', 'retinanet_r18w8_fmnist-det-1k.py',
-             False),
-            ('KD (binary)', 'kd',
-             'kd_retinanet_r18w32-r18w8_fmnist-det-1k.py', True),
-            ('ND alone', 'nd', 'nd_retinanet_r18w32-r18w8_fmnist-det-1k.py',
-             True),
-            ('KD++ (KD + ND)', 'kd++',
-             'kd++_retinanet_r18w32-r18w8_fmnist-det-1k.py', True),
-        ),
-        metric='coco/bbox_mAP',
-        metric_label='box AP (%)',
-        scale=100.0,
-        no_result_is_zero=True,
-        stats_runs=(),
-        description='Students: RetinaNet R18-w8 (8-16-32 channels, '
-        '64-d head) on the first 1,000 training scenes, same schedule and '
-        'seeds for every method; COCO box AP on the 1,000 validation '
-        'scenes (items from the Fashion-MNIST test split).',
-        scenes=dict(num_train=12000, num_val=1000),
-        quick=dict(
-            scenes=dict(num_train=48, num_val=16),
-            teacher=_schedule(6, 2) + ['train_dataloader.batch_size=8'],
-            student=_schedule(4, 2) + [
-                'train_dataloader.batch_size=8',
-                'train_dataloader.dataset.indices=24'
-            ],
-            distiller=[],
-            test=['test_dataloader.batch_size=16'],
-        ),
-    ),
 )
+TASKS['dense'] = _dense_task('retinanet', 'RetinaNet')
+TASKS['dense-fcos'] = _dense_task('fcos', 'FCOS')
 #: The default task's settings, as module attributes (tests, users).
 CONFIG_DIR = TASKS['cls']['config_dir']
 TEACHER_CONFIG = TASKS['cls']['teacher_config']
@@ -156,12 +163,12 @@ def parse_args(argv=None):
         choices=sorted(TASKS),
         default='cls',
         help='cls: classification (ResNet-8 -> thin ResNet-8, top-1); '
-        'dense: one-stage detection on Fashion-MNIST scenes (RetinaNet, '
-        'box AP). Default cls')
+        'dense / dense-fcos: one-stage detection on Fashion-MNIST scenes '
+        '(RetinaNet / FCOS, box AP). Default cls')
     parser.add_argument(
         '--work-dir',
         help='where every run and results.md go (default '
-        'work_dirs/demo for cls, work_dirs/demo_dense for dense)')
+        'work_dirs/demo, work_dirs/demo_dense, work_dirs/demo_dense_fcos)')
     parser.add_argument(
         '--seeds', type=int, default=3,
         help='training seeds 0..N-1 per method (default 3)')
@@ -177,7 +184,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--scenes-dir',
         default='data/fashion_mnist_det',
-        help='dense: the COCO-format scenes, written there from the '
+        help='dense tasks: the COCO-format scenes, written there from the '
         'Fashion-MNIST files when absent (default data/fashion_mnist_det; '
         'with --quick: <work-dir>/scenes)')
     parser.add_argument(
@@ -293,7 +300,7 @@ def prepare_data(task_name, args, work_dir):
     """--cfg-options that point the task's configs at its data; for the
     dense task the scenes are written first when absent."""
     data_root = args.data_root
-    if task_name == 'cls':
+    if 'scenes' not in TASKS[task_name]:
         if not data_root:
             return []
         return [

@@ -223,15 +223,16 @@ def test_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch):
     assert 'QUICK SMOKE RUN' in report and '| KD++ |' in report
 
 
-def test_dense_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch):
+@pytest.mark.parametrize('task', ['dense', 'dense-fcos'])
+def test_dense_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch, task):
     """The real dense pipeline end to end on tiny data: scenes from the
     idx files, teacher, four students (class centres for ND), COCO
-    evaluation."""
+    evaluation; RetinaNet and FCOS."""
     demo = _load_demo()
     monkeypatch.setattr('yapf.yapflib.yapf_api.FormatCode',
                         lambda text, **kwargs: (text, False))
     work_dir = str(tmp_path / 'dense')
-    result = demo.main(['--task', 'dense', '--quick', '--seeds', '1',
+    result = demo.main(['--task', task, '--quick', '--seeds', '1',
                         '--work-dir', work_dir, '--data-root', tiny_fmnist])
     assert set(result['scores']) == {'student', 'kd', 'nd', 'kd++'}
     for values in result['scores'].values():

@@ -5,7 +5,7 @@
 # the positive scores to the teacher's and the shared head lifts the
 # neighbouring negatives with them: box AP fell (weight 0.1: -4.5 over three
 # seeds; 1.0: collapse), see configs/coco/dense/README.md.
-_base_ = ['./_base_/distill_pair.py']
+_base_ = ['./_base_/distill_pair_retinanet.py']
 model = dict(
     kd_at_negatives=True,
     distill_losses=dict(

@@ -1,0 +1,8 @@
+# Dense demo FCOS KD: binary KD (T = 1, weight 1.0) at the student's positive
+# points and up to 64 sampled background points per image, as the RetinaNet
+# KD run.
+_base_ = ['./_base_/distill_pair_fcos.py']
+model = dict(
+    kd_at_negatives=True,
+    distill_losses=dict(
+        loss_kd=dict(type='BinaryKDLoss', temperature=1.0, loss_weight=1.0)))
