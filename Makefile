@@ -2,7 +2,7 @@
 # (scripts/install.sh is idempotent: seconds when nothing changed).
 PY := .venv/bin/python
 
-.PHONY: install test demo demo-dense demo-dense-fcos
+.PHONY: install test demo demo-dense demo-dense-fcos demo-dense-gfl
 
 install:
 	bash scripts/install.sh
@@ -21,3 +21,7 @@ demo-dense:
 demo-dense-fcos:
 	bash scripts/install.sh --demo
 	OMP_NUM_THREADS=1 $(PY) tools/demo.py --task dense-fcos
+
+demo-dense-gfl:
+	bash scripts/install.sh --demo
+	OMP_NUM_THREADS=1 $(PY) tools/demo.py --task dense-gfl

@@ -17,7 +17,8 @@ command-line arguments a user would type, ``--cfg-options`` included):
   first 1,000; the student alone, KD (binary, at the student's positive
   priors and sampled negatives), ND alone (at the positives), KD++; COCO
   box AP on the 1,000 validation scenes;
-- ``dense-fcos``: the same with FCOS instead of RetinaNet.
+- ``dense-fcos`` / ``dense-gfl``: the same with FCOS / GFL instead of
+  RetinaNet.
 
 Steps: train the teacher once (a checkpoint from an earlier run with the
 same settings is reused); for each seed and method train, then evaluate;
@@ -31,8 +32,8 @@ subsets and a few iterations (a smoke test, numbers meaningless).
 
 Usage::
 
-    python tools/demo.py [--task cls|dense|dense-fcos] [--work-dir DIR]
-        [--seeds 3] [--quick]
+    python tools/demo.py [--task cls|dense|dense-fcos|dense-gfl]
+        [--work-dir DIR] [--seeds 3] [--quick]
 """
 import argparse
 import glob
@@ -147,6 +148,7 @@ TASKS = dict(
 )
 TASKS['dense'] = _dense_task('retinanet', 'RetinaNet')
 TASKS['dense-fcos'] = _dense_task('fcos', 'FCOS')
+TASKS['dense-gfl'] = _dense_task('gfl', 'GFL')
 #: The default task's settings, as module attributes (tests, users).
 CONFIG_DIR = TASKS['cls']['config_dir']
 TEACHER_CONFIG = TASKS['cls']['teacher_config']
@@ -163,12 +165,12 @@ def parse_args(argv=None):
         choices=sorted(TASKS),
         default='cls',
         help='cls: classification (ResNet-8 -> thin ResNet-8, top-1); '
-        'dense / dense-fcos: one-stage detection on Fashion-MNIST scenes '
-        '(RetinaNet / FCOS, box AP). Default cls')
+        'dense / dense-fcos / dense-gfl: one-stage detection on '
+        'Fashion-MNIST scenes (RetinaNet / FCOS / GFL, box AP). Default cls')
     parser.add_argument(
         '--work-dir',
         help='where every run and results.md go (default '
-        'work_dirs/demo, work_dirs/demo_dense, work_dirs/demo_dense_fcos)')
+        'work_dirs/demo, or work_dirs/demo_dense[_fcos|_gfl])')
     parser.add_argument(
         '--seeds', type=int, default=3,
         help='training seeds 0..N-1 per method (default 3)')

@@ -223,11 +223,11 @@ def test_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch):
     assert 'QUICK SMOKE RUN' in report and '| KD++ |' in report
 
 
-@pytest.mark.parametrize('task', ['dense', 'dense-fcos'])
+@pytest.mark.parametrize('task', ['dense', 'dense-fcos', 'dense-gfl'])
 def test_dense_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch, task):
     """The real dense pipeline end to end on tiny data: scenes from the
     idx files, teacher, four students (class centres for ND), COCO
-    evaluation; RetinaNet and FCOS."""
+    evaluation; RetinaNet, FCOS and GFL."""
     demo = _load_demo()
     monkeypatch.setattr('yapf.yapflib.yapf_api.FormatCode',
                         lambda text, **kwargs: (text, False))
