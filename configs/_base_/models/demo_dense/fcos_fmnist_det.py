@@ -1,7 +1,8 @@
 # FCOS for 64 x 64 Fashion-MNIST scenes (configs/demo/dense/), trained from
 # scratch on CPU: the backbone and FPN of retinanet_fmnist_det.py (strides 8
 # and 16), an FCOSHead with two stacked GN convs, regress ranges split at
-# 32 px, centre sampling. The teacher and student files set the widths.
+# 32 px, centre sampling; RetinaNet's test_cfg. The teacher and student files
+# set the widths.
 _base_ = ['./retinanet_fmnist_det.py']
 model = dict(
     type='mmdet.FCOS',
@@ -27,10 +28,4 @@ model = dict(
         loss_bbox=dict(type='GIoULoss', loss_weight=1.0),
         loss_centerness=dict(
             type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
-    train_cfg=None,
-    test_cfg=dict(
-        nms_pre=1000,
-        min_bbox_size=0,
-        score_thr=0.05,
-        nms=dict(type='nms', iou_threshold=0.5),
-        max_per_img=100))
+    train_cfg=None)
