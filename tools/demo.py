@@ -149,11 +149,6 @@ TASKS = dict(
 TASKS['dense'] = _dense_task('retinanet', 'RetinaNet')
 TASKS['dense-fcos'] = _dense_task('fcos', 'FCOS')
 TASKS['dense-gfl'] = _dense_task('gfl', 'GFL')
-#: The default task's settings, as module attributes (tests, users).
-CONFIG_DIR = TASKS['cls']['config_dir']
-TEACHER_CONFIG = TASKS['cls']['teacher_config']
-METHODS = TASKS['cls']['methods']
-QUICK = TASKS['cls']['quick']
 
 
 def parse_args(argv=None):

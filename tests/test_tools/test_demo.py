@@ -95,7 +95,8 @@ def test_orchestration_table_and_teacher_reuse(tmp_path, monkeypatch):
 
     trains = fake.trains()
     assert len(trains) == 1 + 4 * 2
-    assert osp.basename(trains[0][0]) == demo.TEACHER_CONFIG
+    teacher_config = demo.TASKS['cls']['teacher_config']
+    assert osp.basename(trains[0][0]) == teacher_config
     teacher_ckpt = osp.join(work_dir, 'teacher', 'iter_1.pth')
     for argv in trains[1:]:
         opts = argv[4:]
@@ -123,8 +124,7 @@ def test_orchestration_table_and_teacher_reuse(tmp_path, monkeypatch):
     # second run: the teacher is reused (neither trained nor evaluated)
     fake.calls.clear()
     demo.main(['--work-dir', work_dir, '--seeds', '1'])
-    assert demo.TEACHER_CONFIG not in [osp.basename(a[0]) for a in
-                                       fake.trains()]
+    assert teacher_config not in [osp.basename(a[0]) for a in fake.trains()]
     assert len(fake.trains()) == 4
     with open(osp.join(work_dir, 'results.md')) as f:
         report = f.read()
@@ -135,7 +135,7 @@ def test_orchestration_table_and_teacher_reuse(tmp_path, monkeypatch):
     fake.calls.clear()
     demo.main(['--work-dir', work_dir, '--seeds', '1', '--data-root',
                str(tmp_path)])
-    assert osp.basename(fake.trains()[0][0]) == demo.TEACHER_CONFIG
+    assert osp.basename(fake.trains()[0][0]) == teacher_config
     assert f'train_dataloader.dataset.data_root={tmp_path}' in \
         fake.trains()[0][4:]
 
@@ -199,7 +199,7 @@ def test_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch):
     monkeypatch.setattr('yapf.yapflib.yapf_api.FormatCode',
                         lambda text, **kwargs: (text, False))
     # shrink the smoke run further: a 40-image test split
-    monkeypatch.setitem(demo.QUICK, 'test', [
+    monkeypatch.setitem(demo.TASKS['cls']['quick'], 'test', [
         'test_dataloader.dataset.subset_size=40',
         'test_dataloader.batch_size=40'
     ])
