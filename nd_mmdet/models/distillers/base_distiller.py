@@ -18,6 +18,7 @@ own registered loss works by naming its parameters; the distiller computes
 only the teacher parts that some loss reads. ``connectors`` map an input name
 (e.g. ``student_embed``) to the module that transforms it before the losses.
 """
+import contextlib
 import difflib
 import inspect
 
@@ -291,6 +292,20 @@ class BaseDistiller(BaseModel):
         """Return ``(embeddings (M, D), labels (M,))`` of the teacher on one
         batch of training data, for the class-centre pre-pass."""
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def frozen_student(self):
+        """Run the block with the student in eval mode (its BN statistics
+        untouched) and without gradient; the student's mode is restored
+        after, also on an exception. For the pre-pass of detectors, whose
+        teacher entries come from the student's own assignment."""
+        was_training = self.student.training
+        self.student.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self.student.train(was_training)
 
     # ------------------------------------------------------------ forward
     def forward(self, inputs, data_samples=None, mode='tensor'):

@@ -515,19 +515,14 @@ class DenseDistiller(BaseDistiller):
         at the student's entries of one training batch (student assignment
         in eval mode, without gradient; the student is left unchanged)."""
         data = self.data_preprocessor(data, True)
-        was_training = self.student.training
-        self.student.eval()
-        try:
-            with torch.no_grad():
-                _, values = self._run_student_loss(data['inputs'],
-                                                   data['data_samples'])
-                maps = self.teacher_maps(data['inputs'], logits=False,
-                                         embeds=True)
-                level, index, num_priors = values['_nd_entries']
-                embeds = self.gather(maps['embeds'], level, index, False,
-                                     num_priors)
-        finally:
-            self.student.train(was_training)
+        with self.frozen_student():
+            _, values = self._run_student_loss(data['inputs'],
+                                               data['data_samples'])
+            maps = self.teacher_maps(data['inputs'], logits=False,
+                                     embeds=True)
+            level, index, num_priors = values['_nd_entries']
+            embeds = self.gather(maps['embeds'], level, index, False,
+                                 num_priors)
         return embeds, values['labels']
 
     # ------------------------------------------------------------ forward

@@ -329,16 +329,11 @@ class TwoStageDistiller(BaseDistiller):
         student's sampled RoIs of one training batch (student RPN + sampler
         in eval mode, without gradient; the student is left unchanged)."""
         data = self.data_preprocessor(data, True)
-        was_training = self.student.training
-        self.student.eval()
-        try:
-            with torch.no_grad():
-                _, values = self._run_student_loss(data['inputs'],
-                                                   data['data_samples'])
-                feats = self.teacher.extract_feat(data['inputs'])
-                teacher = self.teacher_roi_values(feats, values['rois'])
-        finally:
-            self.student.train(was_training)
+        with self.frozen_student():
+            _, values = self._run_student_loss(data['inputs'],
+                                               data['data_samples'])
+            feats = self.teacher.extract_feat(data['inputs'])
+            teacher = self.teacher_roi_values(feats, values['rois'])
         return teacher['teacher_embed'], values['labels']
 
     # ------------------------------------------------------------ forward
