@@ -175,6 +175,13 @@ def test_dense_orchestration_and_scenes(tmp_path, monkeypatch):
     demo.main(['--task', 'dense', '--work-dir', work_dir, '--seeds', '1',
                '--scenes-dir', scenes])
     assert not [r for r, _ in fake.calls if r.startswith('dataset_conv')]
+    # ... and written again from other Fashion-MNIST files
+    fake.calls.clear()
+    demo.main(['--task', 'dense', '--work-dir', work_dir, '--seeds', '1',
+               '--scenes-dir', scenes, '--data-root', str(tmp_path)])
+    converter = [a for r, a in fake.calls if r.startswith('dataset_conv')]
+    assert converter == [['--out', scenes, '--num-train', '12000',
+                          '--num-val', '1000', '--data-root', str(tmp_path)]]
 
 
 @pytest.fixture
