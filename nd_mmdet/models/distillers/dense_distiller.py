@@ -335,11 +335,10 @@ class DenseDistiller(BaseDistiller):
                        for w, lab in zip(weights, labels)]
         return labels, weights
 
-    def _select_entries(self, labels, weights, shapes):
+    def _select_entries(self, labels, weights, shapes, with_negatives):
         """``(level, flat index)`` of the entries, level-major: every
-        positive prior, plus (``background_centre`` / ``kd_at_negatives``)
-        at most ``max_negatives_per_image`` random background priors per
-        image."""
+        positive prior, plus (``with_negatives``) at most
+        ``max_negatives_per_image`` random background priors per image."""
         K = self.num_classes
         levels, indices, neg_levels, neg_indices, neg_images = [], [], [], \
             [], []
@@ -348,7 +347,7 @@ class DenseDistiller(BaseDistiller):
             pos = ((lab >= 0) & (lab < K)).nonzero().squeeze(1)
             levels.append(torch.full_like(pos, lvl))
             indices.append(pos)
-            if self._with_negatives:
+            if with_negatives:
                 neg = lab == K
                 if w is not None:
                     neg &= w.amax(dim=1) > 0
@@ -357,7 +356,7 @@ class DenseDistiller(BaseDistiller):
                 neg_indices.append(neg)
                 neg_images.append(neg // (h * wd * a))
         level, index = torch.cat(levels), torch.cat(indices)
-        if self._with_negatives:
+        if with_negatives:
             n_lv, n_idx, n_img = (torch.cat(neg_levels),
                                   torch.cat(neg_indices),
                                   torch.cat(neg_images))
@@ -373,10 +372,6 @@ class DenseDistiller(BaseDistiller):
                                         else 1) + index).indices
             level, index = level[order], index[order]
         return level, index
-
-    @property
-    def _with_negatives(self):
-        return self.background_centre or self.kd_at_negatives
 
     @staticmethod
     def gather(maps, level, index, per_prior, num_priors):
@@ -397,8 +392,10 @@ class DenseDistiller(BaseDistiller):
         return torch.cat(rows)
 
     # ------------------------------------------------------------ student
-    def _run_student_loss(self, inputs, data_samples):
-        """The student's own ``loss`` with the entries' values recorded."""
+    def _run_student_loss(self, inputs, data_samples, for_centres=False):
+        """The student's own ``loss`` with the entries' values recorded;
+        ``for_centres``: only the ND rows are wanted (no negatives are
+        sampled for ``kd_at_negatives``' logits, whose rows are dropped)."""
         outputs, labels_rec, weights_rec, embeds_rec = \
             self._student_recorders
         with outputs.recording() as recorded:
@@ -429,7 +426,10 @@ class DenseDistiller(BaseDistiller):
         shapes = [(s.shape[0], s.shape[2], s.shape[3], num_priors)
                   for s in cls_scores]
         labels, weights = self._level_targets(recorded, shapes)
-        level, index = self._select_entries(labels, weights, shapes)
+        with_negatives = self.background_centre or (
+            self.kd_at_negatives and not for_centres)
+        level, index = self._select_entries(labels, weights, shapes,
+                                            with_negatives)
         entry_labels = torch.cat(
             [lab[index[level == lvl]] for lvl, lab in enumerate(labels)])
         # ND's rows (embeddings, labels): all entries, or with
@@ -516,8 +516,8 @@ class DenseDistiller(BaseDistiller):
         in eval mode, without gradient; the student is left unchanged)."""
         data = self.data_preprocessor(data, True)
         with self.frozen_student():
-            _, values = self._run_student_loss(data['inputs'],
-                                               data['data_samples'])
+            _, values = self._run_student_loss(
+                data['inputs'], data['data_samples'], for_centres=True)
             maps = self.teacher_maps(data['inputs'], logits=False,
                                      embeds=True)
             level, index, num_priors = values['_nd_entries']

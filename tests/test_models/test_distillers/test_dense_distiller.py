@@ -548,9 +548,12 @@ def test_kd_at_negatives(ckpts):
     losses = distiller.compute_distill_losses(values)
     assert torch.isfinite(losses['loss_kd']) and torch.isfinite(
         losses['loss_nd'])
-    # the class-centre pre-pass sees the positives only
+    # the class-centre pre-pass sees the positives only, and draws no
+    # negatives it would drop (the global random stream is left alone)
     data = demo_mm_inputs(2, (3, 128, 128), num_items=[3, 2], num_classes=K)
+    rng = torch.get_rng_state()
     embeds, labels = distiller.teacher_embeddings_for_centers(data)
+    assert torch.equal(torch.get_rng_state(), rng)
     assert embeds.shape == (labels.numel(), 64) and int(labels.max()) < K
     with pytest.raises(ValueError, match='choose one'):
         build('retina', ckpts['retina'], kd_at_negatives=True,
