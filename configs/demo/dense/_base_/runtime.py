@@ -1,6 +1,6 @@
 # Runtime of the CPU dense demo: MMDetection's runtime, an iteration-based
 # loop, no validation loop, one checkpoint at the end (iter_<max_iters>.pth),
-# fixed seed (tools/demo_dense.py overrides randomness.seed per run).
+# fixed seed (tools/demo.py overrides randomness.seed per run).
 _base_ = ['../../../_base_/default_runtime_det.py']
 val_cfg = None
 test_cfg = dict(type='TestLoop')
