@@ -3,8 +3,9 @@
 # background priors per image drawn at random (kd_at_negatives; ND, in the
 # KD++ run, stays at the positives). At the positives alone the term lifts
 # the positive scores to the teacher's and the shared head lifts the
-# neighbouring negatives with them: box AP fell (weight 0.1: -4.5 over three
-# seeds; 1.0: collapse), see configs/coco/dense/README.md.
+# neighbouring negatives with them: box AP fell (600 iterations; weight
+# 0.1: -4.5 over three seeds; 1.0: collapse), see
+# configs/coco/dense/README.md.
 _base_ = ['./_base_/distill_pair_retinanet.py']
 model = dict(
     kd_at_negatives=True,
