@@ -7,7 +7,8 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.tools_runner import REPO
+
 DEMOS = dict(cls=('configs/demo', '-2k.py'),
              dense=('configs/demo/dense', '-1k.py'))
 
