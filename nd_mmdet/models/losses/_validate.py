@@ -5,6 +5,8 @@ argument and the shapes involved, so a wrongly wired config fails at the
 first forward with a readable message instead of a broadcasting error (or,
 worse, a silently broadcast loss).
 """
+import math
+import numbers
 from typing import Sequence, Tuple
 
 import torch
@@ -110,3 +112,12 @@ def check_positive(name: str, value: float) -> None:
     """Hyper-parameters such as a temperature must be > 0."""
     if not value > 0:
         raise ValueError(f'{name} must be > 0, got {value}')
+
+
+def check_loss_weight(loss_weight: float) -> None:
+    """``loss_weight`` must be a finite real number ``>= 0``."""
+    if isinstance(loss_weight, bool) or \
+            not isinstance(loss_weight, numbers.Real) or \
+            not math.isfinite(loss_weight) or loss_weight < 0:
+        raise ValueError('loss_weight must be a finite number >= 0, got '
+                         f'{loss_weight!r}')
