@@ -11,6 +11,10 @@ Images are 64-128 px grey noise with 1-3 filled shapes; each category is one
 (shape, colour) pair, so a small detector can learn them. Category ids are
 deliberately not contiguous (2, 5, 9) to exercise the label -> category id
 mapping of the evaluation.
+
+With ``with_masks=True`` every annotation also gets a COCO polygon
+``segmentation`` (the rectangle's 4 corners, or a 16-point polygon of the
+ellipse), for instance-segmentation models such as Mask R-CNN.
 """
 import json
 import os
@@ -48,12 +52,32 @@ def _draw_image(rng, width, height, max_objects):
     return image, boxes
 
 
+def _polygon(cat, bbox, num_points=16):
+    """COCO polygon ``[[x1, y1, x2, y2, ...]]`` of a shape drawn by
+    :func:`_draw_image` (pixel-edge coordinates, clipped to ``bbox``)."""
+    x, y, w, h = bbox
+    if CATEGORIES[cat][2] == 'rect':
+        return [[float(x), float(y), float(x + w), float(y),
+                 float(x + w), float(y + h), float(x), float(y + h)]]
+    # cv2.ellipse fills the pixels whose centres lie in the ellipse of centre
+    # (x + w // 2, y + h // 2) and semi-axes (w // 2, h // 2).
+    cx, cy = x + w // 2 + 0.5, y + h // 2 + 0.5
+    ax, ay = w // 2 + 0.5, h // 2 + 0.5
+    angles = np.arange(num_points) * (2 * np.pi / num_points)
+    xs = np.clip(cx + ax * np.cos(angles), x, x + w)
+    ys = np.clip(cy + ay * np.sin(angles), y, y + h)
+    return [[round(float(v), 2) for xy in zip(xs, ys) for v in xy]]
+
+
 def write_tiny_coco(root, num_train=8, num_val=4, max_objects=3, seed=0,
-                    sizes=((128, 96), (96, 128), (128, 128), (64, 96))):
+                    sizes=((128, 96), (96, 128), (128, 128), (64, 96)),
+                    with_masks=False):
     """Write the dataset under ``root``; return ``dict(root, classes,
     train_ann, val_ann)`` (annotation paths relative to ``root``).
 
-    ``sizes`` are (width, height) pairs used in turn."""
+    ``sizes`` are (width, height) pairs used in turn. ``with_masks=True``
+    adds a polygon ``segmentation`` to every annotation (the images and the
+    other fields are the same as without it)."""
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
     categories = [dict(id=cid, name=name, supercategory='shape')
@@ -73,10 +97,12 @@ def write_tiny_coco(root, num_train=8, num_val=4, max_objects=3, seed=0,
                      height=height))
             for cat, bbox in boxes:
                 ann_id += 1
-                annotations.append(
-                    dict(id=ann_id, image_id=image_id,
-                         category_id=CATEGORIES[cat][0], bbox=bbox,
-                         area=float(bbox[2] * bbox[3]), iscrowd=0))
+                ann = dict(id=ann_id, image_id=image_id,
+                           category_id=CATEGORIES[cat][0], bbox=bbox,
+                           area=float(bbox[2] * bbox[3]), iscrowd=0)
+                if with_masks:
+                    ann['segmentation'] = _polygon(cat, bbox)
+                annotations.append(ann)
         with open(osp.join(root, 'annotations', f'instances_{split}.json'),
                   'w') as f:
             json.dump(dict(images=images, annotations=annotations,

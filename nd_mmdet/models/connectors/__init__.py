@@ -1,8 +1,10 @@
 """Student-side connectors, registered in :data:`nd_mmdet.registry.MODELS`."""
 from .abf_fusion import ABF, ReviewKDConnector
+from .conv_bn_connector import ConvBNConnector
 from .embedding_projector import EmbeddingProjector
 from .per_level_projector import PerLevelProjector
 
 __all__ = [
-    'ABF', 'ReviewKDConnector', 'EmbeddingProjector', 'PerLevelProjector'
+    'ABF', 'ReviewKDConnector', 'ConvBNConnector', 'EmbeddingProjector',
+    'PerLevelProjector'
 ]

@@ -105,6 +105,8 @@ class ReviewKDConnector(nn.Module):
                 'in_channels and out_channels must be non-empty lists of the '
                 f'same length, got {list(in_channels)} and '
                 f'{list(out_channels)}')
+        self.in_channels = list(in_channels)
+        self.out_channels = list(out_channels)
         if out_shapes is None:
             out_shapes = [None] * len(in_channels)
         if len(out_shapes) != len(in_channels):

@@ -19,6 +19,7 @@ only the teacher parts that some loss reads. ``connectors`` map an input name
 (e.g. ``student_embed``) to the module that transforms it before the losses.
 """
 import contextlib
+import copy
 import difflib
 import inspect
 
@@ -48,6 +49,12 @@ def build_plugin(cfg):
             f'names: {close} (a module of your own: register it and add it '
             'to custom_imports)')
     return MODELS.build(cfg)
+
+
+#: Appended to the head-level distillers' refusals of a detector family.
+NECK_ALTERNATIVE = ('; any detector can be distilled at the neck with '
+                    "type='NeckDistiller' (PKDLoss / CWDLoss / HCLLoss on "
+                    'its stride-matched levels)')
 
 
 def loss_input_names(loss):
@@ -267,6 +274,17 @@ class BaseDistiller(BaseModel):
         if self._teacher is not None:
             self._teacher.eval()
         return self
+
+    def __deepcopy__(self, memo):
+        """A copy (e.g. ``EMAHook``'s averaged model) shares the frozen
+        teacher instead of duplicating it; everything else is copied."""
+        if self._teacher is not None:
+            memo[id(self._teacher)] = self._teacher
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            object.__setattr__(new, key, copy.deepcopy(value, memo))
+        return new
 
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)

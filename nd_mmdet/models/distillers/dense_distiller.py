@@ -47,7 +47,7 @@ import torch
 from mmdet.models.dense_heads import FCOSHead, GFLHead, RetinaHead
 
 from nd_mmdet.registry import MODELS
-from .base_distiller import BaseDistiller
+from .base_distiller import NECK_ALTERNATIVE, BaseDistiller
 from .recorder import OutputRecorder, resolve_module
 from .two_stage_distiller import _ArgumentRecorder
 
@@ -88,7 +88,7 @@ def dense_head(model, side):
             f'bbox_head is exactly one of '
             f'{[t.__name__ for t in SUPPORTED_HEADS]} (RetinaNet, FCOS, '
             f'GFL), got {type(model).__name__} with bbox_head '
-            f'{type(head).__name__}')
+            f'{type(head).__name__}{NECK_ALTERNATIVE}')
     layout, cls_name = SUPPORTED_HEADS[type(head)]
     return head, layout, cls_name
 

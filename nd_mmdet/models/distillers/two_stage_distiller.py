@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nd_mmdet.registry import MODELS
-from .base_distiller import BaseDistiller
+from .base_distiller import NECK_ALTERNATIVE, BaseDistiller
 from .recorder import OutputRecorder, resolve_module
 
 #: Inputs that need the teacher's RoI head / the teacher's box feature.
@@ -79,7 +79,7 @@ def _box_head_parts(model, side):
             f'{side}: TwoStageDistiller needs a two-stage detector whose '
             'roi_head has a bbox_roi_extractor and a bbox_head (e.g. '
             f'FasterRCNN with StandardRoIHead), got {type(model).__name__} '
-            f'with roi_head {type(roi_head).__name__}')
+            f'with roi_head {type(roi_head).__name__}{NECK_ALTERNATIVE}')
     bbox_head = getattr(roi_head, 'bbox_head', None)
     if not isinstance(bbox_head, nn.Module) or \
             isinstance(bbox_head, nn.ModuleList) or \
@@ -87,7 +87,8 @@ def _box_head_parts(model, side):
         raise ValueError(
             f'{side}.roi_head.bbox_head must be a single box head with '
             f'num_classes (multi-stage heads such as Cascade R-CNN are not '
-            f'supported), got {type(bbox_head).__name__}')
+            f'supported), got {type(bbox_head).__name__}'
+            f'{NECK_ALTERNATIVE}')
     return roi_head, bbox_head
 
 
