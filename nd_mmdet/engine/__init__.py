@@ -1,11 +1,12 @@
 """Engine plug-ins: hooks and the class-centre pre-pass."""
 from .class_centers import (compute_class_centers, load_class_centers,
                             prepare_class_centers, save_class_centers)
-from .hooks import (ClassCentersHook, DistillLossWarmupHook,
-                    ReseedPerEpochHook)
+from .hooks import (ClassCentersHook, DistillLossStopHook,
+                    DistillLossWarmupHook, ReseedPerEpochHook)
 
 __all__ = [
-    'ClassCentersHook', 'DistillLossWarmupHook', 'ReseedPerEpochHook',
+    'ClassCentersHook', 'DistillLossStopHook', 'DistillLossWarmupHook',
+    'ReseedPerEpochHook',
     'compute_class_centers',
     'load_class_centers', 'save_class_centers', 'prepare_class_centers'
 ]

@@ -1,5 +1,9 @@
 from .class_centers_hook import ClassCentersHook
+from .distill_loss_stop_hook import DistillLossStopHook
 from .distill_loss_warmup_hook import DistillLossWarmupHook
 from .reseed_per_epoch_hook import ReseedPerEpochHook
 
-__all__ = ['ClassCentersHook', 'DistillLossWarmupHook', 'ReseedPerEpochHook']
+__all__ = [
+    'ClassCentersHook', 'DistillLossStopHook', 'DistillLossWarmupHook',
+    'ReseedPerEpochHook'
+]
