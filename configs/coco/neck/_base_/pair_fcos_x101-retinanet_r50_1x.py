@@ -1,0 +1,18 @@
+# FCOS X101-64x4d teacher (model zoo fcos_x101-64x4d_fpn_gn-head_ms-640-800-2x)
+# -> RetinaNet R50 student, 1x: a heterogeneous pair (anchor-free
+# teacher, anchor-based student), distilled at the neck. Both FPNs give P3-P7
+# (strides 8-128, 256 channels); PKD's published setting distils the first
+# four (strides 8-64). Both normalise images the torchvision way.
+# The distiller config inherits the student's own config (data, schedule,
+# optimiser, runtime) and replaces its model by the distiller.
+_base_ = ['mmdet::retinanet/retinanet_r50_fpn_1x_coco.py']
+custom_imports = dict(imports=['nd_mmdet'], allow_failed_imports=False)
+model = dict(
+    _delete_=True,
+    _scope_='nd_mmdet',
+    type='NeckDistiller',
+    student='mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
+    teacher='mmdet::fcos/fcos_x101-64x4d_fpn_gn-head_ms-640-800-2x_coco.py',
+    teacher_ckpt='checkpoints/coco/'
+    'fcos_x101-64x4d_fpn_gn-head_ms-640-800-2x_coco.pth',
+    strides=[8, 16, 32, 64])
