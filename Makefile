@@ -2,7 +2,8 @@
 # (scripts/install.sh is idempotent: seconds when nothing changed).
 PY := .venv/bin/python
 
-.PHONY: install test demo demo-dense demo-dense-fcos demo-dense-gfl
+.PHONY: install test demo demo-dense demo-dense-fcos demo-dense-gfl \
+	demo-neck demo-neck-rtmdet demo-neck-fcos-retinanet
 
 install:
 	bash scripts/install.sh
@@ -25,3 +26,15 @@ demo-dense-fcos:
 demo-dense-gfl:
 	bash scripts/install.sh --demo
 	OMP_NUM_THREADS=1 $(PY) tools/demo.py --task dense-gfl
+
+demo-neck:
+	bash scripts/install.sh --demo
+	OMP_NUM_THREADS=1 $(PY) tools/demo.py --task neck
+
+demo-neck-rtmdet:
+	bash scripts/install.sh --demo
+	OMP_NUM_THREADS=1 $(PY) tools/demo.py --task neck-rtmdet
+
+demo-neck-fcos-retinanet:
+	bash scripts/install.sh --demo
+	OMP_NUM_THREADS=1 $(PY) tools/demo.py --task neck-fcos-retinanet

@@ -18,7 +18,12 @@ command-line arguments a user would type, ``--cfg-options`` included):
   priors and sampled negatives), ND alone (at the positives), KD++; COCO
   box AP on the 1,000 validation scenes;
 - ``dense-fcos`` / ``dense-gfl``: the same with FCOS / GFL instead of
-  RetinaNet.
+  RetinaNet;
+- ``neck`` / ``neck-rtmdet`` / ``neck-fcos-retinanet``: neck distillation
+  (PKD on the stride-matched neck levels, ``NeckDistiller``) on the same
+  scenes and schedule: RetinaNet R18-w32 -> R18-w8, RTMDet-w32 -> w8, and
+  the heterogeneous FCOS R18-w32 teacher -> RetinaNet R18-w8 student; the
+  student alone and PKD.
 
 Steps: train the teacher once (a checkpoint from an earlier run with the
 same settings is reused); for each seed and method train, then evaluate;
@@ -32,8 +37,9 @@ subsets and a few iterations (a smoke test, numbers meaningless).
 
 Usage::
 
-    python tools/demo.py [--task cls|dense|dense-fcos|dense-gfl]
-        [--work-dir DIR] [--seeds 3] [--quick]
+    python tools/demo.py [--task cls|dense|dense-fcos|dense-gfl|neck|
+        neck-rtmdet|neck-fcos-retinanet] [--work-dir DIR] [--seeds 3]
+        [--quick]
 """
 import argparse
 import glob
@@ -104,6 +110,25 @@ def _dense_task(detector, name):
     )
 
 
+def _neck_task(slug, title, teacher, teacher_label, student, pkd,
+               description):
+    """A neck-distillation demo on the dense demo's scenes and schedule:
+    the student alone and PKD at the neck (``NeckDistiller``)."""
+    dense = _dense_task('retinanet', 'RetinaNet')
+    return dict(
+        dense,
+        title=f'Fashion-MNIST scenes, {title} (neck distillation)',
+        work_dir=f'work_dirs/demo_{slug}',
+        teacher_config=teacher,
+        teacher_label=teacher_label,
+        methods=(
+            ('student alone', 'student', student, False),
+            ('PKD (neck)', 'pkd', pkd, True),
+        ),
+        description=description + ' Same scenes, schedule and seeds as the '
+        'dense demo; COCO box AP on the 1,000 validation scenes.')
+
+
 #: Everything that differs between the demos. ``methods``: (label, slug,
 #: config, is_distiller), the first row is the baseline; ``stats_runs``:
 #: runs whose seed-0 checkpoint feature_stats analyses; ``scale``: metric
@@ -149,6 +174,29 @@ TASKS = dict(
 TASKS['dense'] = _dense_task('retinanet', 'RetinaNet')
 TASKS['dense-fcos'] = _dense_task('fcos', 'FCOS')
 TASKS['dense-gfl'] = _dense_task('gfl', 'GFL')
+TASKS['neck'] = _neck_task(
+    'neck', 'RetinaNet R18-w32 -> R18-w8',
+    'retinanet_r18w32_fmnist-det-full.py',
+    'teacher (RetinaNet R18-w32, all 12k scenes, 1 run)',
+    'retinanet_r18w8_fmnist-det-1k.py',
+    'pkd_retinanet_r18w32-r18w8_fmnist-det-1k.py',
+    'Student: RetinaNet R18-w8 (32-channel FPN) on the first 1,000 '
+    'training scenes.')
+TASKS['neck-rtmdet'] = _neck_task(
+    'neck_rtmdet', 'RTMDet-w32 -> RTMDet-w8',
+    'rtmdet_w32_fmnist-det-full.py',
+    'teacher (RTMDet-w32, all 12k scenes, 1 run)',
+    'rtmdet_w8_fmnist-det-1k.py', 'pkd_rtmdet_w32-w8_fmnist-det-1k.py',
+    'Student: RTMDet-w8 (CSPNeXt widen 0.0625, 32-channel neck) on the '
+    'first 1,000 training scenes.')
+TASKS['neck-fcos-retinanet'] = _neck_task(
+    'neck_fcos-retinanet', 'FCOS R18-w32 -> RetinaNet R18-w8',
+    'fcos_r18w32_fmnist-det-full.py',
+    'teacher (FCOS R18-w32, all 12k scenes, 1 run)',
+    'retinanet_r18w8_fmnist-det-1k.py',
+    'pkd_fcos-retinanet_r18w32-r18w8_fmnist-det-1k.py',
+    'Heterogeneous pair: an anchor-free FCOS teacher, an anchor-based '
+    'RetinaNet R18-w8 student on the first 1,000 training scenes.')
 
 
 def parse_args(argv=None):
@@ -161,11 +209,14 @@ def parse_args(argv=None):
         default='cls',
         help='cls: classification (ResNet-8 -> thin ResNet-8, top-1); '
         'dense / dense-fcos / dense-gfl: one-stage detection on '
-        'Fashion-MNIST scenes (RetinaNet / FCOS / GFL, box AP). Default cls')
+        'Fashion-MNIST scenes (RetinaNet / FCOS / GFL, box AP); neck / '
+        'neck-rtmdet / neck-fcos-retinanet: PKD at the neck on the same '
+        'scenes. Default cls')
     parser.add_argument(
         '--work-dir',
         help='where every run and results.md go (default '
-        'work_dirs/demo, or work_dirs/demo_dense[_fcos|_gfl])')
+        'work_dirs/demo, work_dirs/demo_dense[_fcos|_gfl] or '
+        'work_dirs/demo_neck[_rtmdet|_fcos-retinanet])')
     parser.add_argument(
         '--seeds', type=int, default=3,
         help='training seeds 0..N-1 per method (default 3)')
