@@ -1,6 +1,7 @@
 """tools/demo.py: the orchestration (with the tools stubbed: arguments,
 teacher reuse, the results table) and a real --quick smoke run on tiny
 Fashion-MNIST files."""
+import glob
 import importlib.util
 import json
 import os
@@ -252,3 +253,29 @@ def test_dense_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch, task):
     with open(osp.join(work_dir, 'results.md')) as f:
         report = f.read()
     assert 'QUICK SMOKE RUN' in report and '| KD++ (KD + ND) |' in report
+
+
+@pytest.mark.parametrize('task', ['neck-rtmdet', 'neck-fcos-retinanet'])
+def test_neck_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch, task):
+    """The neck demos end to end on tiny data: teacher (RTMDet; FCOS for
+    the heterogeneous pair), the student alone and PKD at the neck, COCO
+    evaluation; the PKD run logs its loss and saves the connector."""
+    import torch
+    demo = _load_demo()
+    monkeypatch.setattr('yapf.yapflib.yapf_api.FormatCode',
+                        lambda text, **kwargs: (text, False))
+    work_dir = str(tmp_path / task)
+    result = demo.main(['--task', task, '--quick', '--seeds', '1',
+                        '--work-dir', work_dir, '--data-root', tiny_fmnist])
+    assert set(result['scores']) == {'student', 'pkd'}
+    for values in result['scores'].values():
+        assert len(values) == 1 and 0.0 <= values[0] <= 100.0
+    ckpt = glob.glob(osp.join(work_dir, 'pkd', 'seed0', 'iter_*.pth'))
+    state = torch.load(ckpt[0], weights_only=False)['state_dict']
+    assert any(k.startswith('connectors.student_feats.') for k in state)
+    logs = glob.glob(osp.join(work_dir, 'pkd', 'seed0', '*', '*.log'))
+    with open(logs[0]) as f:
+        assert 'loss_pkd:' in f.read()
+    with open(osp.join(work_dir, 'results.md')) as f:
+        report = f.read()
+    assert 'QUICK SMOKE RUN' in report and '| PKD (neck) |' in report
