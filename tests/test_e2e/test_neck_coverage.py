@@ -131,3 +131,27 @@ def test_neck_distillation(teacher, student, coco, teacher_ckpt, tmp_path):
     runner.train()
     assert runner.iter == ITERS
     assert not model.teacher.training
+
+
+#: families the head-level distillers refuse -> the distiller a user tries
+HEAD_LEVEL_REFUSED = dict(
+    atss='DenseDistiller', tood='DenseDistiller', vfnet='DenseDistiller',
+    paa='DenseDistiller', rtmdet='DenseDistiller', yolox='DenseDistiller',
+    centernet='DenseDistiller', deformable_detr='DenseDistiller',
+    cascade_rcnn='TwoStageDistiller')
+
+
+@pytest.mark.parametrize('family', sorted(HEAD_LEVEL_REFUSED))
+def test_head_level_refusal_names_the_neck_alternative(family,
+                                                       teacher_ckpt):
+    from nd_mmdet.registry import MODELS
+    with pytest.raises(ValueError) as error:
+        MODELS.build(dict(
+            type=HEAD_LEVEL_REFUSED[family], _scope_='nd_mmdet',
+            student=tiny_detector(family, width=1),
+            teacher=tiny_detector(family, width=2),
+            teacher_ckpt=teacher_ckpt(family),
+            distill_losses=dict(loss_kd=dict(type='KDLoss'))))
+    message = str(error.value)
+    assert '\n' not in message
+    assert "type='NeckDistiller'" in message and 'PKDLoss' in message
