@@ -2,12 +2,14 @@
 tests/detector_zoo.py (tiny versions of MMDetection's own configs) distilled
 from a same-family teacher of twice the width, plus heterogeneous pairs,
 each built and trained in-process through the mmengine Runner on the tiny
-COCO data.
+COCO data, with PKD and CWD on the paired neck levels and ND at the
+ground-truth boxes (class centres from the Runner's pre-pass).
 
-Each case asserts that every distillation loss is finite and non-zero on a
-training batch, that its gradient reaches the student's backbone, and that
-the Runner trains two iterations. Teachers are random (the losses' values
-are checked elsewhere) and saved once per family.
+Each case asserts that the Runner trains two iterations after computing
+the class centres, and that on a training batch every distillation loss is
+finite and non-zero and its gradient reaches the student's backbone.
+Teachers are random (the losses' values are checked elsewhere) and saved
+once per family.
 """
 import pytest
 import torch
@@ -29,7 +31,8 @@ HETEROGENEOUS = (
 )
 CASES = tuple((f, f) for f in FAMILIES) + HETEROGENEOUS
 LOSSES = dict(loss_pkd=dict(type='PKDLoss', loss_weight=1.0),
-              loss_cwd=dict(type='CWDLoss', tau=1.0, loss_weight=1.0))
+              loss_cwd=dict(type='CWDLoss', tau=1.0, loss_weight=1.0),
+              loss_nd=dict(type='NDLoss', loss_weight=1.0))
 ITERS = 2
 
 
@@ -63,13 +66,16 @@ def shared_strides(teacher, student):
     return [s for s in level_layout(student)['strides'] if s in t_strides]
 
 
-def runner_config(teacher, student, ckpt, coco, work_dir, hooks=()):
-    num_levels = len(shared_strides(teacher, student))
-    connector = dict(
-        type='ConvBNConnector',
-        in_channels=level_layout(student)['channels'][1],
-        out_channels=level_layout(teacher)['channels'][2],
-        num_levels=num_levels)
+def runner_config(teacher, student, ckpt, coco, work_dir):
+    s_width = level_layout(student)['channels'][1]
+    t_width = level_layout(teacher)['channels'][2]
+    connectors = dict(
+        student_feats=dict(
+            type='ConvBNConnector', in_channels=s_width,
+            out_channels=t_width,
+            num_levels=len(shared_strides(teacher, student))),
+        student_embed=dict(type='EmbeddingProjector', in_channels=s_width,
+                           out_channels=t_width))
     dataset = dict(
         type='CocoDataset', data_root=coco['root'],
         ann_file=coco['train_ann'], data_prefix=dict(img='train2017/'),
@@ -84,8 +90,7 @@ def runner_config(teacher, student, ckpt, coco, work_dir, hooks=()):
             _scope_='nd_mmdet', type='NeckDistiller',
             student=tiny_detector(student, width=1),
             teacher=tiny_detector(teacher, width=2), teacher_ckpt=ckpt,
-            connectors=dict(student_feats=connector),
-            distill_losses=LOSSES),
+            connectors=connectors, distill_losses=LOSSES),
         train_dataloader=dict(
             batch_size=2, num_workers=0, dataset=dataset,
             sampler=dict(type='InfiniteSampler', shuffle=False)),
@@ -97,7 +102,7 @@ def runner_config(teacher, student, ckpt, coco, work_dir, hooks=()):
             logger=dict(type='LoggerHook', interval=1),
             checkpoint=dict(type='CheckpointHook', interval=ITERS,
                             by_epoch=False, save_last=False)),
-        custom_hooks=list(hooks),
+        custom_hooks=[dict(type='nd_mmdet.ClassCentersHook', max_iters=2)],
         log_processor=dict(by_epoch=False),
         randomness=dict(seed=0))
 
@@ -112,25 +117,30 @@ def test_neck_distillation(teacher, student, coco, teacher_ckpt, tmp_path):
     assert [p.student.stride for p in pairs] == \
         shared_strides(teacher, student)
 
+    runner.train()  # the class-centre pre-pass, then two iterations
+    assert runner.iter == ITERS
+    assert not model.teacher.training
+    centres = torch.load(tmp_path / 'class_centers.pth', weights_only=True)
+    assert centres['counts'].sum() > 0 and torch.isfinite(
+        centres['centers']).all()
+
     # a batch of the training set (not from the loader: its infinite
-    # sampler's one index stream would end with an abandoned iterator)
+    # sampler's one index stream is the training loop's)
     loader = runner.train_dataloader
     batch = loader.collate_fn([loader.dataset[0], loader.dataset[1]])
     data = model.data_preprocessor(batch, True)
     set_epoch_info(0)  # TOOD's head reads it (the Runner sets it in train)
+    model.zero_grad()
     losses = model.loss(**data)
     distill = [losses[name] for name in LOSSES]
     for name, value in zip(LOSSES, distill):
         assert torch.isfinite(value) and value.item() > 0, (name, value)
-    sum(distill).backward()
-    grads = [p.grad for p in model.student.backbone.parameters()]
-    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    for value in distill:
+        value.backward(retain_graph=True)
+        grads = [p.grad for p in model.student.backbone.parameters()]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads)
+        model.zero_grad()
     assert all(p.grad is None for p in model.teacher.parameters())
-    model.zero_grad()
-
-    runner.train()
-    assert runner.iter == ITERS
-    assert not model.teacher.training
 
 
 #: families the head-level distillers refuse -> the distiller a user tries

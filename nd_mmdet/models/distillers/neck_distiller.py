@@ -20,6 +20,10 @@ and a RetinaNet student (P3-P7) are distilled on P3-P6.
 - Channel widths that differ need a ``student_feats`` connector
   (``ConvBNConnector``, or ``ReviewKDConnector`` for ReviewKD); the widths
   are checked at build time.
+- ND at ground-truth boxes (:mod:`.gt_box_embeddings`): one embedding per
+  ground-truth box and model, the box's average RoIAlign feature on the
+  paired level its size selects; labels are the boxes' classes; class
+  centres are the per-class means of the teacher's box embeddings.
 """
 import math
 
@@ -27,6 +31,7 @@ import torch
 
 from nd_mmdet.registry import MODELS
 from .base_distiller import BaseDistiller
+from .gt_box_embeddings import box_levels, gt_boxes, pool_boxes
 from .neck_levels import feature_tuple, match_levels, probe_levels
 from .recorder import OutputRecorder
 from .teacher_inputs import TeacherInputMap
@@ -43,20 +48,30 @@ class NeckDistiller(BaseDistiller):
     - ``student_feats``: list of ``L`` maps ``(N, C_l, H_l, W_l)``, the
       student's paired levels after the ``student_feats`` connector;
     - ``teacher_feats``: list of ``L`` maps of the same shapes, the
-      teacher's levels of the same strides.
+      teacher's levels of the same strides;
+    - ``student_embed`` / ``teacher_embed``: ``(M, D)`` ground-truth-box
+      embeddings (``M`` kept boxes in the batch; see
+      :mod:`.gt_box_embeddings`), the student's from its paired levels
+      before the ``student_feats`` connector, then through the
+      ``student_embed`` connector (``EmbeddingProjector`` when the neck
+      widths differ);
+    - ``labels``: ``(M,)`` the boxes' classes ``0..K-1``;
+    - ``class_centers``: ``(K, D_t)``, per-class mean of the teacher's box
+      embeddings (``ClassCentersHook``).
 
     Losses: ``PKDLoss``, ``CWDLoss``, ``HCLLoss`` (with
-    ``ReviewKDConnector``) or any registered loss whose ``forward`` reads
-    ``student_feats`` / ``teacher_feats``.
+    ``ReviewKDConnector``), ``NDLoss`` (ND at ground-truth boxes), or any
+    registered loss whose ``forward`` reads these names.
 
     Args:
         student (dict | str): the student detector.
         teacher (dict | str): the teacher detector (any family).
         teacher_ckpt (str): teacher checkpoint, loaded strictly.
         distill_losses (dict[str, dict]): loss name -> loss config.
-        connectors (dict[str, dict]): ``student_feats`` only; its
-            ``in_channels`` / ``out_channels`` (when it has them) must be
-            the paired levels' widths.
+        connectors (dict[str, dict]): ``student_feats`` (its
+            ``in_channels`` / ``out_channels``, when it has them, must be
+            the paired levels' widths) and ``student_embed`` (ND's
+            projector).
         strides (list[int], optional): distil only these strides (default:
             all the strides both models have).
         level_pairs (list[tuple[int, int]], optional): explicit
@@ -64,6 +79,12 @@ class NeckDistiller(BaseDistiller):
             outputs, instead of matching by stride.
         probe_size (int): side of the zero image that measures the strides
             at build time; a multiple of every stride (default 256).
+        num_classes (int, optional): K of the ground-truth-box ND; default
+            the models' ``bbox_head`` / ``roi_head.bbox_head``
+            ``num_classes`` (which must agree).
+        box_output_size (int): RoIAlign bins per side of a box embedding.
+        box_min_size (float): boxes narrower or lower than this (pixels,
+            after clipping to the image) get no embedding.
         Other arguments: see :class:`BaseDistiller`.
 
     Raises:
@@ -71,11 +92,17 @@ class NeckDistiller(BaseDistiller):
             its levels are not maps, the strides share nothing (or a
             requested stride / pair is missing), the widths differ without a
             connector (the message gives the connector to add) or the
-            connector's widths are wrong.
+            connector's widths are wrong; for ND, paired levels of several
+            widths, embedding widths without a projector, or no / different
+            numbers of classes.
     """
 
-    AVAILABLE_INPUTS = ('student_feats', 'teacher_feats')
-    CONNECTABLE_INPUTS = ('student_feats', )
+    AVAILABLE_INPUTS = ('student_feats', 'teacher_feats', 'student_embed',
+                        'teacher_embed', 'labels', 'class_centers')
+    CONNECTABLE_INPUTS = ('student_feats', 'student_embed')
+    #: Inputs computed at the ground-truth boxes.
+    BOX_INPUTS = ('student_embed', 'teacher_embed', 'labels',
+                  'class_centers')
 
     def __init__(self,
                  student,
@@ -86,6 +113,9 @@ class NeckDistiller(BaseDistiller):
                  strides=None,
                  level_pairs=None,
                  probe_size=256,
+                 num_classes=None,
+                 box_output_size=7,
+                 box_min_size=1.0,
                  **kwargs):
         super().__init__(
             student,
@@ -99,12 +129,20 @@ class NeckDistiller(BaseDistiller):
         self._student_recorder = OutputRecorder(self.student,
                                                 {'feats': path}, 'student')
         self.level_pairs = None
+        self.num_classes = num_classes
+        self.box_output_size = box_output_size
+        self.box_min_size = box_min_size
+        self.uses_gt_boxes = bool(self.required_inputs &
+                                  set(self.BOX_INPUTS))
         if self.has_teacher:
             self.level_pairs = match_levels(
                 probe_levels(self.student, 'student', probe_size),
                 probe_levels(self.teacher, 'teacher', probe_size),
                 strides=strides, level_pairs=level_pairs)
-            self._check_widths()
+            if 'teacher_feats' in self.required_inputs:
+                self._check_widths()
+            if self.uses_gt_boxes:
+                self._check_box_embeddings()
             self.teacher_input = TeacherInputMap(
                 self.student.data_preprocessor,
                 self.teacher.data_preprocessor)
@@ -131,15 +169,58 @@ class NeckDistiller(BaseDistiller):
                     f'has {attr}={list(have)} but the paired levels (strides '
                     f'{strides}) need {want}')
 
+    def _check_box_embeddings(self):
+        """One width per side over the paired levels, a projector when the
+        widths differ, and the number of classes."""
+        dims = {}
+        for side in ('student', 'teacher'):
+            widths = sorted({getattr(p, side).channels
+                             for p in self.level_pairs})
+            if len(widths) != 1:
+                raise ValueError(
+                    f'ND at ground-truth boxes needs one {side} width on '
+                    f'every paired level, got {widths} (strides '
+                    f'{self.pair_strides}); pick levels of one width with '
+                    'strides=[...]')
+            dims[side] = widths[0]
+        self.check_embed_widths(dims['student'], dims['teacher'],
+                                'neck feature', 'the neck out_channels')
+        self.embed_dim = dims['teacher']
+        found = {side: detector_num_classes(model)
+                 for side, model in (('student', self.student),
+                                     ('teacher', self.teacher))}
+        if self.num_classes is None:
+            if found['student'] is not None and found['teacher'] is not None \
+                    and found['student'] != found['teacher']:
+                raise ValueError(
+                    f'student has {found["student"]} classes but teacher has '
+                    f'{found["teacher"]}: ND at ground-truth boxes needs '
+                    'one class list')
+            self.num_classes = found['student'] or found['teacher']
+        if not isinstance(self.num_classes, int) or self.num_classes < 1:
+            raise ValueError(
+                'ND at ground-truth boxes needs the number of classes: '
+                'neither model has bbox_head.num_classes or '
+                'roi_head.bbox_head.num_classes; set num_classes=K')
+
+    @property
+    def pair_strides(self):
+        return [p.student.stride for p in self.level_pairs]
+
     def expected_centers_shape(self):
-        raise ValueError('NeckDistiller has no class centres (its losses '
-                         'read feature maps only)')
+        """``(K, D_t)``: classes, teacher neck width (ND at ground-truth
+        boxes)."""
+        if not self.uses_gt_boxes:
+            raise ValueError('this NeckDistiller has no class centres (no '
+                             'loss reads them)')
+        return self.num_classes, self.embed_dim
 
     # ------------------------------------------------------------ forward
     @torch.no_grad()
     def teacher_features(self, inputs, data_samples):
-        """The teacher's paired levels, or None when no loss reads them."""
-        if 'teacher_feats' not in self.required_inputs:
+        """``(the teacher's paired levels, extra padding)``, or None when no
+        loss reads a teacher value."""
+        if not self.required_inputs & {'teacher_feats', 'teacher_embed'}:
             return None
         teacher_inputs = self.teacher_input(inputs, data_samples)
         feats = feature_tuple(self.teacher.extract_feat(teacher_inputs),
@@ -192,4 +273,41 @@ class NeckDistiller(BaseDistiller):
             teacher_feats, extra = teacher
             self._crop_pairs(student_feats, teacher_feats, extra)
             values['teacher_feats'] = teacher_feats
+        if self.uses_gt_boxes:
+            rois, values['labels'] = gt_boxes(data_samples, self.box_min_size)
+            levels = box_levels(rois, self.pair_strides)
+            values['student_embed'] = self._pool(student_feats, rois, levels)
+            if teacher is not None:
+                values['teacher_embed'] = self._pool(teacher_feats, rois,
+                                                     levels)
         return student_losses, self.apply_connectors(values)
+
+    def _pool(self, feats, rois, levels):
+        return pool_boxes(feats, self.pair_strides, rois, levels,
+                          self.box_output_size)
+
+    def teacher_embeddings_for_centers(self, data):
+        """Teacher ground-truth-box embeddings ``(M, D_t)`` and labels
+        ``(M,)`` of one training batch (the student is not run)."""
+        data = self.data_preprocessor(data, True)
+        inputs, data_samples = data['inputs'], data['data_samples']
+        feats, _ = self.teacher_features(inputs, data_samples)
+        rois, labels = gt_boxes(data_samples, self.box_min_size)
+        with torch.no_grad():
+            embeds = self._pool(feats, rois,
+                                box_levels(rois, self.pair_strides))
+        return embeds, labels
+
+
+def detector_num_classes(model):
+    """``num_classes`` of ``bbox_head`` or ``roi_head.bbox_head`` (the last
+    stage of a cascade), or None."""
+    heads = [getattr(model, 'bbox_head', None),
+             getattr(getattr(model, 'roi_head', None), 'bbox_head', None)]
+    for head in heads:
+        if isinstance(head, torch.nn.ModuleList) and len(head):
+            head = head[-1]
+        num = getattr(head, 'num_classes', None)
+        if isinstance(num, int):
+            return num
+    return None

@@ -184,16 +184,16 @@ def test_build_errors(ckpts):
     with pytest.raises(ValueError, match='different strides'):
         build('rtmdet', 'faster_rcnn', ckpts, level_pairs=[(0, 0)],
               connectors=connector(1, 2, 1))
-    with pytest.raises(ValueError, match=r"NDLoss\) reads \['student_embed"
-                       r"', 'teacher_embed', 'labels', 'class_centers'\], "
-                       'which NeckDistiller does not provide'):
+    with pytest.raises(ValueError, match=r"KDLoss\) reads \['student_"
+                       r"logits', 'teacher_logits'\], which NeckDistiller "
+                       'does not provide'):
         build('retinanet', 'retinanet', ckpts, width=2,
-              losses=dict(loss_nd=dict(type='NDLoss')))
-    with pytest.raises(ValueError, match="'student_embed' is not a "
+              losses=dict(loss_kd=dict(type='KDLoss')))
+    with pytest.raises(ValueError, match="'student_logits' is not a "
                        'connectable input'):
         build('retinanet', 'retinanet', ckpts, width=2, connectors=dict(
-            student_embed=dict(type='EmbeddingProjector', in_channels=2,
-                               out_channels=2)))
+            student_logits=dict(type='EmbeddingProjector', in_channels=2,
+                                out_channels=2)))
     with pytest.raises(ValueError, match='teacher_ckpt is required'):
         NeckDistiller(student=tiny_detector('retinanet'),
                       teacher=tiny_detector('retinanet'))
