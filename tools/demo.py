@@ -20,10 +20,11 @@ command-line arguments a user would type, ``--cfg-options`` included):
 - ``dense-fcos`` / ``dense-gfl``: the same with FCOS / GFL instead of
   RetinaNet;
 - ``neck`` / ``neck-rtmdet`` / ``neck-fcos-retinanet``: neck distillation
-  (PKD on the stride-matched neck levels, ``NeckDistiller``) on the same
-  scenes and schedule: RetinaNet R18-w32 -> R18-w8, RTMDet-w32 -> w8, and
-  the heterogeneous FCOS R18-w32 teacher -> RetinaNet R18-w8 student; the
-  student alone and PKD.
+  (``NeckDistiller``) on the same scenes and schedule: RetinaNet R18-w32 ->
+  R18-w8, RTMDet-w32 -> w8, and the heterogeneous FCOS R18-w32 teacher ->
+  RetinaNet R18-w8 student; the student alone, PKD on the stride-matched
+  neck levels, PKD + ND at the ground-truth boxes, and (RetinaNet) the
+  head-level KD++ of the dense demo.
 
 Steps: train the teacher once (a checkpoint from an earlier run with the
 same settings is reused); for each seed and method train, then evaluate;
@@ -110,10 +111,12 @@ def _dense_task(detector, name):
     )
 
 
-def _neck_task(slug, title, teacher, teacher_label, student, pkd,
-               description):
+def _neck_task(slug, title, teacher, teacher_label, student, pair,
+               description, head_level=()):
     """A neck-distillation demo on the dense demo's scenes and schedule:
-    the student alone and PKD at the neck (``NeckDistiller``)."""
+    the student alone, PKD at the neck and PKD + ND at the ground-truth
+    boxes (``NeckDistiller``; configs ``pkd[++]_<pair>_fmnist-det-1k.py``),
+    then ``head_level`` methods (rows of ``methods``)."""
     dense = _dense_task('retinanet', 'RetinaNet')
     return dict(
         dense,
@@ -123,8 +126,10 @@ def _neck_task(slug, title, teacher, teacher_label, student, pkd,
         teacher_label=teacher_label,
         methods=(
             ('student alone', 'student', student, False),
-            ('PKD (neck)', 'pkd', pkd, True),
-        ),
+            ('PKD (neck)', 'pkd', f'pkd_{pair}_fmnist-det-1k.py', True),
+            ('PKD + ND at GT boxes', 'pkd++',
+             f'pkd++_{pair}_fmnist-det-1k.py', True),
+        ) + tuple(head_level),
         description=description + ' Same scenes, schedule and seeds as the '
         'dense demo; COCO box AP on the 1,000 validation scenes.')
 
@@ -178,23 +183,23 @@ TASKS['neck'] = _neck_task(
     'neck', 'RetinaNet R18-w32 -> R18-w8',
     'retinanet_r18w32_fmnist-det-full.py',
     'teacher (RetinaNet R18-w32, all 12k scenes, 1 run)',
-    'retinanet_r18w8_fmnist-det-1k.py',
-    'pkd_retinanet_r18w32-r18w8_fmnist-det-1k.py',
+    'retinanet_r18w8_fmnist-det-1k.py', 'retinanet_r18w32-r18w8',
     'Student: RetinaNet R18-w8 (32-channel FPN) on the first 1,000 '
-    'training scenes.')
+    'training scenes; KD++ is the dense demo\'s head-level distiller.',
+    head_level=[('KD++ (head level)', 'kd++',
+                 'kd++_retinanet_r18w32-r18w8_fmnist-det-1k.py', True)])
 TASKS['neck-rtmdet'] = _neck_task(
     'neck_rtmdet', 'RTMDet-w32 -> RTMDet-w8',
     'rtmdet_w32_fmnist-det-full.py',
     'teacher (RTMDet-w32, all 12k scenes, 1 run)',
-    'rtmdet_w8_fmnist-det-1k.py', 'pkd_rtmdet_w32-w8_fmnist-det-1k.py',
+    'rtmdet_w8_fmnist-det-1k.py', 'rtmdet_w32-w8',
     'Student: RTMDet-w8 (CSPNeXt widen 0.0625, 32-channel neck) on the '
     'first 1,000 training scenes.')
 TASKS['neck-fcos-retinanet'] = _neck_task(
     'neck_fcos-retinanet', 'FCOS R18-w32 -> RetinaNet R18-w8',
     'fcos_r18w32_fmnist-det-full.py',
     'teacher (FCOS R18-w32, all 12k scenes, 1 run)',
-    'retinanet_r18w8_fmnist-det-1k.py',
-    'pkd_fcos-retinanet_r18w32-r18w8_fmnist-det-1k.py',
+    'retinanet_r18w8_fmnist-det-1k.py', 'fcos-retinanet_r18w32-r18w8',
     'Heterogeneous pair: an anchor-free FCOS teacher, an anchor-based '
     'RetinaNet R18-w8 student on the first 1,000 training scenes.')
 

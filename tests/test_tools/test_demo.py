@@ -258,8 +258,9 @@ def test_dense_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch, task):
 @pytest.mark.parametrize('task', ['neck-rtmdet', 'neck-fcos-retinanet'])
 def test_neck_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch, task):
     """The neck demos end to end on tiny data: teacher (RTMDet; FCOS for
-    the heterogeneous pair), the student alone and PKD at the neck, COCO
-    evaluation; the PKD run logs its loss and saves the connector."""
+    the heterogeneous pair), the student alone, PKD at the neck and PKD +
+    ND at the ground-truth boxes (class centres by the pre-pass), COCO
+    evaluation; the PKD runs log their losses and save the connectors."""
     import torch
     demo = _load_demo()
     monkeypatch.setattr('yapf.yapflib.yapf_api.FormatCode',
@@ -267,15 +268,25 @@ def test_neck_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch, task):
     work_dir = str(tmp_path / task)
     result = demo.main(['--task', task, '--quick', '--seeds', '1',
                         '--work-dir', work_dir, '--data-root', tiny_fmnist])
-    assert set(result['scores']) == {'student', 'pkd'}
+    assert set(result['scores']) == {'student', 'pkd', 'pkd++'}
     for values in result['scores'].values():
         assert len(values) == 1 and 0.0 <= values[0] <= 100.0
-    ckpt = glob.glob(osp.join(work_dir, 'pkd', 'seed0', 'iter_*.pth'))
-    state = torch.load(ckpt[0], weights_only=False)['state_dict']
-    assert any(k.startswith('connectors.student_feats.') for k in state)
-    logs = glob.glob(osp.join(work_dir, 'pkd', 'seed0', '*', '*.log'))
-    with open(logs[0]) as f:
-        assert 'loss_pkd:' in f.read()
+    for slug, connectors, losses in (
+            ('pkd', ['student_feats'], ['loss_pkd']),
+            ('pkd++', ['student_feats', 'student_embed'],
+             ['loss_pkd', 'loss_nd'])):
+        run = osp.join(work_dir, slug, 'seed0')
+        ckpt = glob.glob(osp.join(run, 'iter_*.pth'))
+        state = torch.load(ckpt[0], weights_only=False)['state_dict']
+        for name in connectors:
+            assert any(k.startswith(f'connectors.{name}.') for k in state)
+        with open(glob.glob(osp.join(run, '*', '*.log'))[0]) as f:
+            log = f.read()
+        assert all(f'{loss}:' in log for loss in losses)
+    centres = torch.load(osp.join(work_dir, 'pkd++', 'seed0',
+                                  'class_centers.pth'), weights_only=True)
+    assert centres['centers'].shape == (10, 64)
     with open(osp.join(work_dir, 'results.md')) as f:
         report = f.read()
-    assert 'QUICK SMOKE RUN' in report and '| PKD (neck) |' in report
+    assert 'QUICK SMOKE RUN' in report and '| PKD + ND at GT boxes |' in \
+        report
