@@ -1,6 +1,7 @@
 """The COCO neck-distillation configs (configs/coco/neck/): the anchors'
 settings (pairs, strides, loss weights, RTMDet's connector and stop epoch),
-and that the real models build and run a loss step."""
+their "++" variants (ND at the ground-truth boxes), and that the real models
+build and run a loss step."""
 import os.path as osp
 
 import pytest
@@ -37,6 +38,15 @@ def neck_config(method, pair):
                                     f'{method}_{pair}_coco.py'))
 
 
+def rtmdet_config(method, pair):
+    return Config.fromfile(osp.join(
+        NECK, 'rtmdet', f'rtmdet-{method}_{pair}_8xb32-300e_coco.py'))
+
+
+ND = dict(type='NDLoss', loss_weight=1.0)
+CENTRES_HOOK = dict(type='nd_mmdet.ClassCentersHook', max_iters=200)
+
+
 @pytest.mark.parametrize('pair', sorted(PAIRS))
 def test_pkd_pairs(pair):
     student, teacher, strides, pkd_weight = PAIRS[pair]
@@ -59,13 +69,17 @@ def test_pkd_pairs(pair):
         assert cfg.train_cfg.max_epochs == (12 if pair.endswith('1x')
                                             else 24)
         assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
+    plus = neck_config('pkd++', pair)
+    assert plus.model.distill_losses.to_dict() == dict(
+        losses['pkd'], loss_nd=ND)
+    assert plus.model.strides == strides and 'connectors' not in plus.model
+    assert plus.custom_hooks == [CENTRES_HOOK]
 
 
 @pytest.mark.parametrize('pair', sorted(RTMDET))
 def test_rtmdet_recipe(pair):
     student, teacher, s_ch, t_ch = RTMDET[pair]
-    cfg = Config.fromfile(osp.join(
-        NECK, 'rtmdet', f'rtmdet-kd_{pair}_8xb32-300e_coco.py'))
+    cfg = rtmdet_config('kd', pair)
     assert cfg.model.student == f'mmdet::rtmdet/rtmdet_{student}_8xb32-' \
         '300e_coco.py'
     assert cfg.model.teacher == f'mmdet::rtmdet/rtmdet_{teacher}_8xb32-' \
@@ -81,6 +95,11 @@ def test_rtmdet_recipe(pair):
     assert cfg.custom_hooks[2].stop_epoch == 280 == \
         cfg.custom_hooks[1].switch_epoch
     assert cfg.train_cfg.max_epochs == 300
+    plus = rtmdet_config('kd++', pair)
+    assert plus.model.distill_losses.loss_nd.to_dict() == ND
+    assert plus.model.connectors.student_embed.to_dict() == dict(
+        type='EmbeddingProjector', in_channels=s_ch, out_channels=t_ch)
+    assert plus.custom_hooks == cfg.custom_hooks + [CENTRES_HOOK]
 
 
 def build_and_step(cfg, tmp_path):
@@ -91,18 +110,22 @@ def build_and_step(cfg, tmp_path):
     torch.save(teacher.state_dict(), ckpt)
     cfg.model.teacher_ckpt = ckpt
     distiller = MODELS.build(cfg.model).train()
+    if distiller.needs_class_centers:
+        distiller.set_class_centers(
+            torch.rand(*distiller.expected_centers_shape()) + 0.1)
     data = demo_mm_inputs(2, (3, 128, 128), num_items=[3, 2], num_classes=80)
     data = distiller.data_preprocessor(data, True)
     return distiller, distiller.loss(data['inputs'], data['data_samples'])
 
 
-def test_rtmdet_s_tiny_builds_and_steps(tmp_path):
-    cfg = Config.fromfile(osp.join(
-        NECK, 'rtmdet', 'rtmdet-kd_s-tiny_8xb32-300e_coco.py'))
-    distiller, losses = build_and_step(cfg, tmp_path)
+def test_rtmdet_s_tiny_plus_builds_and_steps(tmp_path):
+    distiller, losses = build_and_step(rtmdet_config('kd++', 's-tiny'),
+                                       tmp_path)
     assert [p.student.stride for p in distiller.level_pairs] == [8, 16, 32]
     assert [p.teacher.channels for p in distiller.level_pairs] == [128] * 3
-    assert torch.isfinite(losses['loss_cwd']) and losses['loss_cwd'] > 0
+    assert distiller.expected_centers_shape() == (80, 128)
+    for name in ('loss_cwd', 'loss_nd'):
+        assert torch.isfinite(losses[name]) and losses[name] > 0
 
 
 def test_faster_rcnn_reviewkd_builds_and_steps(tmp_path):
