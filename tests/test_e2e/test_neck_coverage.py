@@ -66,16 +66,29 @@ def shared_strides(teacher, student):
     return [s for s in level_layout(student)['strides'] if s in t_strides]
 
 
-def runner_config(teacher, student, ckpt, coco, work_dir):
-    s_width = level_layout(student)['channels'][1]
-    t_width = level_layout(teacher)['channels'][2]
+def projector(teacher, student):
+    return dict(type='EmbeddingProjector',
+                in_channels=level_layout(student)['channels'][1],
+                out_channels=level_layout(teacher)['channels'][2])
+
+
+def neck_model(teacher, student):
+    """NeckDistiller with PKD + CWD on the paired levels and ND at the
+    ground-truth boxes."""
     connectors = dict(
         student_feats=dict(
-            type='ConvBNConnector', in_channels=s_width,
-            out_channels=t_width,
+            type='ConvBNConnector',
+            in_channels=level_layout(student)['channels'][1],
+            out_channels=level_layout(teacher)['channels'][2],
             num_levels=len(shared_strides(teacher, student))),
-        student_embed=dict(type='EmbeddingProjector', in_channels=s_width,
-                           out_channels=t_width))
+        student_embed=projector(teacher, student))
+    return dict(type='NeckDistiller', connectors=connectors,
+                distill_losses=LOSSES)
+
+
+def runner_config(teacher, student, ckpt, coco, work_dir, model):
+    """Tiny data and a 2-iteration schedule around ``model`` (a distiller
+    config without its student / teacher)."""
     dataset = dict(
         type='CocoDataset', data_root=coco['root'],
         ann_file=coco['train_ann'], data_prefix=dict(img='train2017/'),
@@ -87,10 +100,9 @@ def runner_config(teacher, student, ckpt, coco, work_dir):
         work_dir=str(work_dir),
         experiment_name=f'neck-{teacher}-{student}',
         model=dict(
-            _scope_='nd_mmdet', type='NeckDistiller',
+            model, _scope_='nd_mmdet',
             student=tiny_detector(student, width=1),
-            teacher=tiny_detector(teacher, width=2), teacher_ckpt=ckpt,
-            connectors=connectors, distill_losses=LOSSES),
+            teacher=tiny_detector(teacher, width=2), teacher_ckpt=ckpt),
         train_dataloader=dict(
             batch_size=2, num_workers=0, dataset=dataset,
             sampler=dict(type='InfiniteSampler', shuffle=False)),
@@ -111,16 +123,41 @@ def runner_config(teacher, student, ckpt, coco, work_dir):
                          ids=[f'{t}->{s}' for t, s in CASES])
 def test_neck_distillation(teacher, student, coco, teacher_ckpt, tmp_path):
     runner = Runner.from_cfg(runner_config(
-        teacher, student, teacher_ckpt(teacher), coco, tmp_path))
-    model = runner.model
-    pairs = model.level_pairs
+        teacher, student, teacher_ckpt(teacher), coco, tmp_path,
+        neck_model(teacher, student)))
+    pairs = runner.model.level_pairs
     assert [p.student.stride for p in pairs] == \
         shared_strides(teacher, student)
+    train_and_check(runner, LOSSES, tmp_path)
 
+
+#: family -> head-level KD++ (distiller, KD loss, distiller options)
+DENSE_KDPP = ('DenseDistiller', dict(type='BinaryKDLoss', temperature=1.0),
+              dict(kd_at_negatives=True))
+HEAD_LEVEL_KDPP = dict(atss=DENSE_KDPP, rtmdet=DENSE_KDPP)
+
+
+@pytest.mark.parametrize('family', sorted(HEAD_LEVEL_KDPP))
+def test_head_level_kdpp(family, coco, teacher_ckpt, tmp_path):
+    distiller, kd, options = HEAD_LEVEL_KDPP[family]
+    losses = dict(loss_kd=kd, loss_nd=dict(type='NDLoss'))
+    runner = Runner.from_cfg(runner_config(
+        family, family, teacher_ckpt(family), coco, tmp_path,
+        dict(type=distiller, distill_losses=losses,
+             connectors=dict(student_embed=projector(family, family)),
+             **options)))
+    train_and_check(runner, losses, tmp_path)
+
+
+def train_and_check(runner, distill_losses, work_dir):
+    """The Runner's class-centre pre-pass and two iterations; then, on a
+    training batch, each distillation loss is finite, non-zero and sends
+    gradient to the student's backbone; the teacher stays frozen."""
+    model = runner.model
     runner.train()  # the class-centre pre-pass, then two iterations
     assert runner.iter == ITERS
     assert not model.teacher.training
-    centres = torch.load(tmp_path / 'class_centers.pth', weights_only=True)
+    centres = torch.load(work_dir / 'class_centers.pth', weights_only=True)
     assert centres['counts'].sum() > 0 and torch.isfinite(
         centres['centers']).all()
 
@@ -132,8 +169,8 @@ def test_neck_distillation(teacher, student, coco, teacher_ckpt, tmp_path):
     set_epoch_info(0)  # TOOD's head reads it (the Runner sets it in train)
     model.zero_grad()
     losses = model.loss(**data)
-    distill = [losses[name] for name in LOSSES]
-    for name, value in zip(LOSSES, distill):
+    distill = [losses[name] for name in distill_losses]
+    for name, value in zip(distill_losses, distill):
         assert torch.isfinite(value) and value.item() > 0, (name, value)
     for value in distill:
         value.backward(retain_graph=True)
@@ -145,8 +182,8 @@ def test_neck_distillation(teacher, student, coco, teacher_ckpt, tmp_path):
 
 #: families the head-level distillers refuse -> the distiller a user tries
 HEAD_LEVEL_REFUSED = dict(
-    atss='DenseDistiller', tood='DenseDistiller', vfnet='DenseDistiller',
-    paa='DenseDistiller', rtmdet='DenseDistiller', yolox='DenseDistiller',
+    tood='DenseDistiller', vfnet='DenseDistiller',
+    paa='DenseDistiller', yolox='DenseDistiller',
     centernet='DenseDistiller', deformable_detr='DenseDistiller',
     cascade_rcnn='TwoStageDistiller')
 

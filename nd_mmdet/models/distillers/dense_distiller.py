@@ -1,5 +1,5 @@
-"""Distillation of MMDetection one-stage dense detectors (RetinaNet, FCOS,
-GFL): binary KD on the sigmoid class scores, ND on the classification
+"""Distillation of MMDetection one-stage dense detectors (RetinaNet, ATSS,
+FCOS, GFL): binary KD on the sigmoid class scores, ND on the classification
 branch's last feature and ReviewKD (HCL) on the FPN levels, all at the
 locations that the STUDENT's own assigner marks positive.
 
@@ -24,16 +24,17 @@ the student's own ``loss`` runs once, unchanged, while hooks record (only
 inside a recording):
 
 - pre-hook on ``bbox_head.loss_cls``: the labels (and label weights) the
-  student's own classification loss receives; every call is kept (RetinaNet
-  and GFL call it once per FPN level, FCOS once for all levels);
+  student's own classification loss receives; every call is kept (RetinaNet,
+  ATSS and GFL call it once per FPN level, FCOS once for all levels);
 - pre-hook on the final class-score conv: its input per level (the
   ``cls_convs[-1]`` output, i.e. the embedding map);
 - hook on ``bbox_head``: the per-level class scores; hook on ``neck``.
 
 The flattened order of each head family is mapped back onto the per-level
-``(N, C, H, W)`` maps (mmdet 3.x sources): RetinaNet (``AnchorHead``) and
-GFL (``GFLHead``, labels inside the ``(labels, iou_score)`` target of
-``QualityFocalLoss``): one call per level with ``(N*H*W*A,)`` labels in
+``(N, C, H, W)`` maps (mmdet 3.x sources): RetinaNet (``AnchorHead``),
+ATSS (``ATSSHead``, the same flattening) and GFL (``GFLHead``, labels
+inside the ``(labels, iou_score)`` target of ``QualityFocalLoss``): one
+call per level with ``(N*H*W*A,)`` labels in
 ``permute(0, 2, 3, 1)`` order, anchor-minor; FCOS (``AnchorFreeHead``): one
 call, levels concatenated level-major, each level ``(N*H*W,)`` in
 ``permute(0, 2, 3, 1)`` order.
@@ -44,20 +45,13 @@ loss reads teacher logits, the final class-score conv) on every level: no
 teacher regression branch, assigner or loss.
 """
 import torch
-from mmdet.models.dense_heads import FCOSHead, GFLHead, RetinaHead
 
 from nd_mmdet.registry import MODELS
 from .base_distiller import NECK_ALTERNATIVE, BaseDistiller
+from .dense_heads import HEAD_ADAPTERS
 from .recorder import OutputRecorder, resolve_module
 from .two_stage_distiller import _ArgumentRecorder
 
-#: Head type -> (flattening of loss_cls inputs, final class-score conv).
-#: Exact types: subclasses may compute their classification loss otherwise.
-SUPPORTED_HEADS = {
-    RetinaHead: ('per_level', 'retina_cls'),
-    GFLHead: ('per_level', 'gfl_cls'),
-    FCOSHead: ('concat', 'conv_cls'),
-}
 _TEACHER_HEAD_INPUTS = ('teacher_embed', 'teacher_logits')
 _EMBED_INPUTS = ('student_embed', 'teacher_embed')
 _LOGIT_INPUTS = ('student_logits', 'teacher_logits')
@@ -79,25 +73,17 @@ class _EveryCallRecorder(_ArgumentRecorder):
 
 
 def dense_head(model, side):
-    """``(bbox_head, layout, classifier name)`` of a supported one-stage
-    detector, or a ValueError naming the supported heads."""
+    """``(bbox_head, adapter)`` of a supported one-stage detector (see
+    :mod:`.dense_heads`), or a ValueError naming the supported heads."""
     head = getattr(model, 'bbox_head', None)
-    if type(head) not in SUPPORTED_HEADS or hasattr(model, 'roi_head'):
+    if type(head) not in HEAD_ADAPTERS or hasattr(model, 'roi_head'):
         raise ValueError(
             f'{side}: DenseDistiller supports single-stage detectors whose '
             f'bbox_head is exactly one of '
-            f'{[t.__name__ for t in SUPPORTED_HEADS]} (RetinaNet, FCOS, '
-            f'GFL), got {type(model).__name__} with bbox_head '
+            f'{[t.__name__ for t in HEAD_ADAPTERS]}, got '
+            f'{type(model).__name__} with bbox_head '
             f'{type(head).__name__}{NECK_ALTERNATIVE}')
-    layout, cls_name = SUPPORTED_HEADS[type(head)]
-    return head, layout, cls_name
-
-
-def embed_width(head):
-    """Channels of the classification-branch feature (input of the final
-    class-score conv), the same on every FPN level."""
-    _, cls_name = SUPPORTED_HEADS[type(head)]
-    return getattr(head, cls_name).in_channels
+    return head, HEAD_ADAPTERS[type(head)]
 
 
 def _strides(head):
@@ -107,8 +93,8 @@ def _strides(head):
 
 @MODELS.register_module()
 class DenseDistiller(BaseDistiller):
-    """Distil an MMDetection one-stage dense detector (RetinaNet, FCOS or
-    GFL) into another of the same head type.
+    """Distil an MMDetection one-stage dense detector (RetinaNet, ATSS,
+    FCOS or GFL) into another of the same head type.
 
     Values handed to the losses (``P`` = number of entries in the batch:
     the student's positive priors, plus sampled background priors when
@@ -165,11 +151,11 @@ class DenseDistiller(BaseDistiller):
 
     Raises:
         ValueError: at build time, for an unsupported head (anything other
-            than ``RetinaHead``, ``FCOSHead``, ``GFLHead``), teacher and
-            student heads that differ in type, classes, strides or priors
-            per location, logits read from a soft-max classifier, embedding
-            widths that differ without a (correctly sized) projector, or
-            different image normalisation.
+            than ``RetinaHead``, ``ATSSHead``, ``FCOSHead``, ``GFLHead``),
+            teacher and student heads that differ in type, classes, strides
+            or priors per location, logits read from a soft-max classifier,
+            embedding widths that differ without a (correctly sized)
+            projector, or different image normalisation.
     """
 
     SUPPLIES_LEVELS = True
@@ -201,8 +187,7 @@ class DenseDistiller(BaseDistiller):
         self.max_negatives_per_image = max_negatives_per_image
         if self.kd_at_negatives:
             self._check_kd_at_negatives()
-        head, self.layout, self.cls_name = dense_head(self.student,
-                                                      'student')
+        head, self.adapter = dense_head(self.student, 'student')
         self.num_classes = head.num_classes
         if self.required_inputs & set(_LOGIT_INPUTS):
             self._check_sigmoid(head, 'student')
@@ -230,9 +215,11 @@ class DenseDistiller(BaseDistiller):
                                   'student')
         labels = _EveryCallRecorder(loss_cls, 1, 'target')
         weights = _EveryCallRecorder(loss_cls, 2, 'weight')
-        embeds = _EveryCallRecorder(
-            resolve_module(self.student, f'bbox_head.{self.cls_name}',
-                           'student'), 0, 'input')
+        # the classifier's input on every level, in call (= level) order
+        embeds = [_EveryCallRecorder(resolve_module(self.student, path,
+                                                    'student'), 0, 'input')
+                  for path in self.adapter.classifier_paths(
+                      self.student.bbox_head)]
         return outputs, labels, weights, embeds
 
     def _check_kd_at_negatives(self):
@@ -260,8 +247,8 @@ class DenseDistiller(BaseDistiller):
                     f'{levels} FPN levels')
 
     def _check_compatible(self):
-        s_head, _, _ = dense_head(self.student, 'student')
-        t_head, _, _ = dense_head(self.teacher, 'teacher')
+        s_head, _ = dense_head(self.student, 'student')
+        t_head, _ = dense_head(self.teacher, 'teacher')
         if type(s_head) is not type(t_head):
             raise ValueError(
                 f'teacher bbox_head is {type(t_head).__name__} but the '
@@ -283,7 +270,8 @@ class DenseDistiller(BaseDistiller):
             self._check_sigmoid(t_head, 'teacher')
         # The teacher sees the student's preprocessed images.
         self.check_preprocessors()
-        s_dim, t_dim = embed_width(s_head), embed_width(t_head)
+        s_dim = self.adapter.embed_width(s_head)
+        t_dim = self.adapter.embed_width(t_head)
         if 'student_embed' in self.connectors or \
                 self.required_inputs & set(_EMBED_INPUTS) or \
                 self.needs_class_centers:
@@ -293,9 +281,9 @@ class DenseDistiller(BaseDistiller):
     def expected_centers_shape(self):
         """``(K, D)``, or ``(K + 1, D)`` with ``background_centre``; D is
         the teacher's classification-feature width."""
-        t_head, _, _ = dense_head(self.teacher, 'teacher')
+        t_head, _ = dense_head(self.teacher, 'teacher')
         return (t_head.num_classes + int(self.background_centre),
-                embed_width(t_head))
+                self.adapter.embed_width(t_head))
 
     # ------------------------------------------------------------ entries
     def _level_targets(self, recorded, shapes):
@@ -307,7 +295,7 @@ class DenseDistiller(BaseDistiller):
         labels = [lab[0] if isinstance(lab, (tuple, list)) else lab
                   for lab in labels]  # GFL: (labels, iou score) target
         sizes = [n * h * w * a for n, h, w, a in shapes]
-        if self.layout == 'concat':
+        if self.adapter.layout == 'concat':
             if len(labels) != 1:
                 raise RuntimeError(
                     f'student bbox_head.loss_cls was called {len(labels)} '
@@ -399,15 +387,15 @@ class DenseDistiller(BaseDistiller):
         outputs, labels_rec, weights_rec, embeds_rec = \
             self._student_recorders
         with outputs.recording() as recorded:
-            labels_rec.start(recorded, 'labels')
-            weights_rec.start(recorded, 'weights')
-            embeds_rec.start(recorded, 'embeds')
+            recorders = [labels_rec, weights_rec, *embeds_rec]
+            names = ['labels', 'weights'] + ['embeds'] * len(embeds_rec)
+            for recorder, name in zip(recorders, names):
+                recorder.start(recorded, name)
             try:
                 losses = self.student.loss(inputs, data_samples)
             finally:
-                labels_rec.stop()
-                weights_rec.stop()
-                embeds_rec.stop()
+                for recorder in recorders:
+                    recorder.stop()
         missing = [k for k in ('labels', 'embeds', 'head') if k not in
                    recorded]
         if missing:
@@ -479,14 +467,13 @@ class DenseDistiller(BaseDistiller):
         feats = self.teacher.extract_feat(inputs)
         out = dict(feats=list(feats))
         if logits or embeds:
-            head, _, cls_name = dense_head(self.teacher, 'teacher')
+            head, adapter = dense_head(self.teacher, 'teacher')
             cls_feats, scores = [], []
-            for x in feats:
-                for conv in head.cls_convs:
-                    x = conv(x)
+            for level, x in enumerate(feats):
+                x = adapter.cls_branch(head, level, x)
                 cls_feats.append(x)
                 if logits:
-                    scores.append(getattr(head, cls_name)(x))
+                    scores.append(adapter.class_scores(head, level, x))
             out['embeds'] = cls_feats
             if logits:
                 out['logits'] = scores

@@ -420,10 +420,14 @@ def test_per_level_projector(ckpts, tmp_path):
 
 
 def test_build_errors(ckpts):
-    atss = detector_cfg('retina')
-    atss.bbox_head.type = 'ATSSHead'
-    with pytest.raises(ValueError, match='RetinaHead.*GFLHead.*FCOSHead'):
-        build('retina', ckpts['retina'], student=atss)
+    # a RetinaHead subclass computes its loss otherwise: exact types only
+    free_anchor = detector_cfg('retina')
+    free_anchor.bbox_head.type = 'FreeAnchorRetinaHead'
+    with pytest.raises(ValueError, match=r"exactly one of \['RetinaHead', "
+                       "'ATSSHead', 'GFLHead', 'FCOSHead', 'RTMDetHead', "
+                       r"'RTMDetSepBNHead'\], got RetinaNet with bbox_head "
+                       "FreeAnchorRetinaHead; .*type='NeckDistiller'"):
+        build('retina', ckpts['retina'], student=free_anchor)
     with pytest.raises(ValueError, match='same head'):
         build('retina', ckpts['fcos'], teacher=detector_cfg('fcos'))
     with pytest.raises(ValueError, match='classes'):
@@ -561,3 +565,56 @@ def test_kd_at_negatives(ckpts):
     with pytest.raises(ValueError, match='loss_dkd reads'):
         build('retina', ckpts['retina'], kd_at_negatives=True,
               losses=dict(loss_dkd=dict(type='DKDLoss')))
+
+
+def test_rtmdet_per_level_branch(tmp_path):
+    """RTMDetSepBNHead: per-level cls_convs / rtm_cls (shared convs,
+    separate BN). Every entry's rows equal the maps of its own level's
+    branch by hand, for student and teacher; each positive prior lies inside
+    a ground-truth box of its image and has one of that image's labels (the
+    dynamic soft-label assigner only picks priors inside a box), which
+    checks the decoding of the flattened order."""
+    from tests.detector_zoo import tiny_detector
+    cfg = tiny_detector('rtmdet', width=2)
+    torch.manual_seed(1)
+    ckpt = str(tmp_path / 'rtmdet.pth')
+    torch.save(dict(state_dict=MODELS.build(cfg).state_dict()), ckpt)
+    distiller = build('rtmdet', ckpt, student=tiny_detector('rtmdet', 2),
+                      teacher=cfg).train()
+    inputs = batch(distiller)
+    _, values = distiller.forward_distill(inputs['inputs'],
+                                          inputs['data_samples'])
+    assert values['labels'].numel() > 0
+
+    @torch.no_grad()
+    def maps(model, feats):
+        head, embeds, scores = model.bbox_head, [], []
+        for level, x in enumerate(feats):
+            for conv in head.cls_convs[level]:
+                x = conv(x)
+            embeds.append(x)
+            scores.append(head.rtm_cls[level](x))
+        return embeds, scores
+
+    s_maps = maps(distiller.student,
+                  [f.detach() for f in values['student_feats']])
+    emb, log = expected_rows(*s_maps, values['positions'], 1)
+    torch.testing.assert_close(values['student_embed'].detach(), emb)
+    torch.testing.assert_close(values['student_logits'].detach(), log)
+    t_maps = maps(distiller.teacher,
+                  distiller.teacher.extract_feat(inputs['inputs']))
+    emb, log = expected_rows(*t_maps, values['positions'], 1)
+    torch.testing.assert_close(values['teacher_embed'], emb)
+    torch.testing.assert_close(values['teacher_logits'], log)
+
+    strides = distiller.student.bbox_head.prior_generator.strides
+    for (n, lvl, h, w, _), label in zip(values['positions'].tolist(),
+                                        values['labels'].tolist()):
+        x, y = w * strides[lvl][0], h * strides[lvl][1]  # offset 0
+        gt = inputs['data_samples'][n].gt_instances
+        inside = [(b[0] <= x <= b[2] and b[1] <= y <= b[3])
+                  for b in gt.bboxes.tolist()]
+        # inside some box of its image (the assigner may match it to
+        # another box of that image, by cost), labelled as one of them
+        assert any(inside), (n, lvl, h, w, gt.bboxes.tolist())
+        assert label in gt.labels.tolist()
