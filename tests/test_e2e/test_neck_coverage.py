@@ -132,20 +132,28 @@ def test_neck_distillation(teacher, student, coco, teacher_ckpt, tmp_path):
 
 
 #: family -> head-level KD++ (distiller, KD loss, distiller options)
-DENSE_KDPP = ('DenseDistiller', dict(type='BinaryKDLoss', temperature=1.0),
-              dict(kd_at_negatives=True))
-HEAD_LEVEL_KDPP = dict(atss=DENSE_KDPP, rtmdet=DENSE_KDPP)
+#: family -> head-level KD++ (distiller, KD loss, distiller options,
+#: student / teacher embedding widths: the dense heads' classification
+#: branch 16 / 32, the cascade's box-head FCs 32 / 64)
+HEAD_LEVEL_KDPP = dict(
+    atss=('DenseDistiller', dict(type='BinaryKDLoss', temperature=1.0),
+          dict(kd_at_negatives=True), (16, 32)),
+    rtmdet=('DenseDistiller', dict(type='BinaryKDLoss', temperature=1.0),
+            dict(kd_at_negatives=True), (16, 32)),
+    cascade_rcnn=('TwoStageDistiller', dict(type='KDLoss', temperature=1.0),
+                  {}, (32, 64)))
 
 
 @pytest.mark.parametrize('family', sorted(HEAD_LEVEL_KDPP))
 def test_head_level_kdpp(family, coco, teacher_ckpt, tmp_path):
-    distiller, kd, options = HEAD_LEVEL_KDPP[family]
+    distiller, kd, options, (s_dim, t_dim) = HEAD_LEVEL_KDPP[family]
     losses = dict(loss_kd=kd, loss_nd=dict(type='NDLoss'))
+    embed = dict(type='EmbeddingProjector', in_channels=s_dim,
+                 out_channels=t_dim)
     runner = Runner.from_cfg(runner_config(
         family, family, teacher_ckpt(family), coco, tmp_path,
         dict(type=distiller, distill_losses=losses,
-             connectors=dict(student_embed=projector(family, family)),
-             **options)))
+             connectors=dict(student_embed=embed), **options)))
     train_and_check(runner, losses, tmp_path)
 
 
@@ -184,8 +192,7 @@ def train_and_check(runner, distill_losses, work_dir):
 HEAD_LEVEL_REFUSED = dict(
     tood='DenseDistiller', vfnet='DenseDistiller',
     paa='DenseDistiller', yolox='DenseDistiller',
-    centernet='DenseDistiller', deformable_detr='DenseDistiller',
-    cascade_rcnn='TwoStageDistiller')
+    centernet='DenseDistiller', deformable_detr='DenseDistiller')
 
 
 @pytest.mark.parametrize('family', sorted(HEAD_LEVEL_REFUSED))

@@ -427,3 +427,87 @@ def test_centre_pre_pass_leaves_an_infinite_loader_running():
     gc.collect()
     for _ in range(20):  # still infinite
         next(stream)
+
+
+# ----------------------------------------------------------- Cascade R-CNN
+@pytest.fixture(scope='module')
+def cascade_ckpt(tmp_path_factory):
+    from tests.detector_zoo import tiny_detector
+    torch.manual_seed(1)
+    teacher = MODELS.build(tiny_detector('cascade_rcnn', width=2))
+    path = str(tmp_path_factory.mktemp('cascade') / 'teacher.pth')
+    torch.save(dict(state_dict=teacher.state_dict()), path)
+    return path
+
+
+def build_cascade(ckpt, **kwargs):
+    from tests.detector_zoo import tiny_detector
+    torch.manual_seed(0)
+    return TwoStageDistiller(
+        student=tiny_detector('cascade_rcnn', width=1),
+        teacher=tiny_detector('cascade_rcnn', width=2), teacher_ckpt=ckpt,
+        connectors=dict(student_embed=dict(
+            type='EmbeddingProjector', in_channels=32, out_channels=64)),
+        **kwargs)
+
+
+def test_cascade_every_stage_and_nd_stage(cascade_ckpt):
+    """KD rows: every stage's sampled RoIs in stage order, each scored by
+    the student's and the teacher's box head of that stage; ND rows: the
+    chosen stage's RoIs, box features and labels."""
+    for nd_stage in (0, 2):
+        distiller = build_cascade(
+            cascade_ckpt, distill_losses=copy.deepcopy(KD_PP),
+            nd_stage=nd_stage).eval()
+        assert distiller.kd_stages == [0, 1, 2]
+        assert distiller.expected_centers_shape() == (K + 1, 64)
+        data = demo_mm_inputs(2, (3, 128, 128), num_items=[3, 2],
+                              num_classes=K)
+        data = distiller.data_preprocessor(data, True)
+        _, values = distiller.forward_distill(data['inputs'],
+                                              data['data_samples'])
+        stage_rois = values['stage_rois']
+        assert sorted(stage_rois) == [0, 1, 2]
+        assert torch.equal(values['rois'], stage_rois[nd_stage])
+        num = [stage_rois[s].shape[0] for s in range(3)]
+        assert values['student_logits'].shape == (sum(num), K + 1)
+        assert values['labels'].shape == (num[nd_stage], )
+        assert values['student_embed'].shape == (num[nd_stage], 64)
+        with torch.no_grad():
+            s_feats = distiller.student.extract_feat(data['inputs'])
+            t_feats = distiller.teacher.extract_feat(data['inputs'])
+            s_logits, t_logits = [], []
+            for stage in range(3):
+                s_logits.append(distiller.student.roi_head._bbox_forward(
+                    stage, s_feats, stage_rois[stage])['cls_score'])
+                t_logits.append(distiller.teacher.roi_head._bbox_forward(
+                    stage, t_feats, stage_rois[stage])['cls_score'])
+            head = distiller.teacher.roi_head.bbox_head[nd_stage]
+            feats = distiller.teacher.roi_head.bbox_roi_extractor[nd_stage](
+                t_feats[:4], stage_rois[nd_stage])
+            t_embed = feats.flatten(1)
+            for fc in head.shared_fcs:
+                t_embed = F.relu(fc(t_embed))
+        torch.testing.assert_close(values['student_logits'],
+                                   torch.cat(s_logits))
+        torch.testing.assert_close(values['teacher_logits'],
+                                   torch.cat(t_logits))
+        torch.testing.assert_close(values['teacher_embed'], t_embed)
+
+
+def test_cascade_stage_errors(cascade_ckpt):
+    dkd = dict(loss_dkd=dict(type='DKDLoss'))
+    with pytest.raises(ValueError, match=r"loss_dkd reads .*logits come from "
+                       r"stages \[0, 1, 2\], the labels and embeddings from "
+                       r'stage 0; set cascade_stages=\[0\]'):
+        build_cascade(cascade_ckpt, distill_losses=dkd)
+    distiller = build_cascade(cascade_ckpt, distill_losses=dkd,
+                              cascade_stages=[1], nd_stage=1)
+    assert distiller.kd_stages == [1] and distiller.nd_stage == 1
+    with pytest.raises(ValueError, match=r'nd_stage must be stage indices '
+                       r'in \[0, 3\).*got 3'):
+        build_cascade(cascade_ckpt, distill_losses=KD_PP, nd_stage=3)
+    with pytest.raises(ValueError, match='cascade_stages / nd_stage are for '
+                       'Cascade R-CNN'):
+        TwoStageDistiller(student=detector_cfg(), teacher=detector_cfg(),
+                          build_teacher=False, cascade_stages=[0])
