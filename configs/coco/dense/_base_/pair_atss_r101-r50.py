@@ -1,0 +1,17 @@
+# ATSS R101-FPN teacher (model zoo atss_r101_fpn_1x_coco) -> R50-FPN student;
+# both heads 256-d (no projector). ATSS's head flattens its targets as
+# RetinaNet's (one loss_cls call per level).
+# The distiller config inherits the student's own config (data, 1x schedule,
+# optimiser, runtime) and replaces its model by the distiller; the teacher
+# class-centre pre-pass runs over 200 training iterations (ClassCentersHook
+# does nothing for a method without ND).
+_base_ = ['../atss/atss_r50_fpn_1x_coco.py']
+custom_imports = dict(imports=['nd_mmdet'], allow_failed_imports=False)
+model = dict(
+    _delete_=True,
+    _scope_='nd_mmdet',
+    type='DenseDistiller',
+    student='{{fileDirname}}/../atss/atss_r50_fpn_1x_coco.py',
+    teacher='mmdet::atss/atss_r101_fpn_1x_coco.py',
+    teacher_ckpt='checkpoints/coco/atss_r101_fpn_1x_coco.pth')
+custom_hooks = [dict(type='nd_mmdet.ClassCentersHook', max_iters=200)]
