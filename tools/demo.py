@@ -130,6 +130,7 @@ def _neck_task(slug, title, teacher, teacher_label, student, pair,
             ('PKD + ND at GT boxes', 'pkd++',
              f'pkd++_{pair}_fmnist-det-1k.py', True),
         ) + tuple(head_level),
+        stats_runs=('student', 'pkd++'),
         description=description + ' Same scenes, schedule and seeds as the '
         'dense demo; COCO box AP on the 1,000 validation scenes.')
 

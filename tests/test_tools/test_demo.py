@@ -286,6 +286,14 @@ def test_neck_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch, task):
     centres = torch.load(osp.join(work_dir, 'pkd++', 'seed0',
                                   'class_centers.pth'), weights_only=True)
     assert centres['centers'].shape == (10, 64)
+    # box-embedding statistics of the student alone and PKD++ (projected to
+    # the teacher's width: the teacher's centres)
+    stats = result['stats']
+    assert set(stats) == {'student', 'pkd++'}
+    assert stats['pkd++']['centres'] == 'teacher'
+    assert stats['student']['student']['dim'] == 32
+    for slug in stats:
+        assert osp.isfile(stats[slug]['plots']['norm'])
     with open(osp.join(work_dir, 'results.md')) as f:
         report = f.read()
     assert 'QUICK SMOKE RUN' in report and '| PKD + ND at GT boxes |' in \

@@ -21,6 +21,16 @@ student's embedding first, as ND does; a student whose embedding width
 differs from the teacher's with no projector is compared with its own
 centres.
 
+For a detector (an MMDetection detector or a distiller of detectors) the
+samples are the ground-truth boxes of the split and the embedding is ND's
+ground-truth-box embedding (``nd_mmdet.models.distillers.
+gt_box_embeddings``): each box's average RoIAlign feature on the neck level
+its size selects, among the levels of the strides that student and teacher
+share (measured by a probe, as ``NeckDistiller`` does); the teacher sees
+the images normalised its own way. The projector is applied only for a
+``NeckDistiller`` (whose ``student_embed`` is this embedding). The test
+pipeline is reordered so that the boxes are loaded before any resize.
+
 Usage::
 
     python tools/analysis/feature_stats.py CONFIG CKPT [--out-dir DIR]
@@ -117,13 +127,27 @@ def build_models(cfg, checkpoint, teacher_config=None, teacher_ckpt=None):
     return model, student, connector, teacher, note
 
 
-def build_loader(cfg, split, batch_size):
+def boxes_before_resize(pipeline):
+    """The pipeline with ``LoadAnnotations`` moved right after the image
+    loading, so that the boxes follow every later resize (MMDetection's
+    test pipelines load them after the resize, for evaluation only)."""
+    steps = [dict(step) for step in pipeline]
+    loads = [s for s in steps if 'LoadAnnotations' in str(s.get('type'))]
+    rest = [s for s in steps if s not in loads]
+    first = next((i for i, s in enumerate(rest)
+                  if 'LoadImage' in str(s.get('type'))), -1)
+    return rest[:first + 1] + loads + rest[first + 1:]
+
+
+def build_loader(cfg, split, batch_size, detection=False):
     import copy
 
     from mmengine.runner import Runner
     if not isinstance(cfg.get('test_dataloader'), dict):
         fail('config: feature_stats needs a test_dataloader to read data')
     dataset = copy.deepcopy(cfg.test_dataloader.dataset)
+    if detection:
+        dataset['pipeline'] = boxes_before_resize(dataset['pipeline'])
     if 'split' in dataset:
         dataset['split'] = split
     elif split != 'test':
@@ -174,6 +198,87 @@ def collect(model, student, connector, teacher, loader, max_samples=None):
                 break
     if not out['labels']:
         raise ValueError('feature_stats: the dataset split is empty')
+    return {
+        k: torch.cat(v).float() if k != 'labels' else torch.cat(v).long()
+        for k, v in out.items() if v
+    }
+
+
+def is_detector(model):
+    from mmdet.models.detectors import BaseDetector
+    return isinstance(model, BaseDetector)
+
+
+class BoxEmbedder:
+    """ND's ground-truth-box embeddings of a student detector (and of a
+    teacher) on the levels of the strides both have."""
+
+    def __init__(self, student, teacher):
+        from nd_mmdet.models.distillers.neck_levels import (match_levels,
+                                                            probe_levels)
+        from nd_mmdet.models.distillers.teacher_inputs import \
+            TeacherInputMap
+        s_levels = probe_levels(student, 'student')
+        if teacher is None:
+            self.pairs = [(lv, None) for lv in s_levels]
+            self.input_map = None
+        else:
+            self.pairs = [(p.student, p.teacher) for p in match_levels(
+                s_levels, probe_levels(teacher, 'teacher'))]
+            self.input_map = TeacherInputMap(student.data_preprocessor,
+                                             teacher.data_preprocessor)
+        widths = {s.channels for s, _ in self.pairs}
+        if len(widths) != 1:
+            fail(f'the student\'s levels of strides {self.strides} have '
+                 f'widths {sorted(widths)}: box embeddings need one width')
+        self.student, self.teacher = student, teacher
+
+    @property
+    def strides(self):
+        return [s.stride for s, _ in self.pairs]
+
+    def __call__(self, inputs, data_samples):
+        """``(student (M, D_s), teacher (M, D_t) | None, labels (M,))``."""
+        from nd_mmdet.models.distillers.gt_box_embeddings import (
+            box_levels, gt_boxes, pool_boxes)
+        rois, labels = gt_boxes(data_samples)
+        levels = box_levels(rois, self.strides)
+        feats = self.student.extract_feat(inputs)
+        student = pool_boxes([feats[s.index] for s, _ in self.pairs],
+                             self.strides, rois, levels)
+        teacher = None
+        if self.teacher is not None:
+            feats = self.teacher.extract_feat(
+                self.input_map(inputs, data_samples))
+            teacher = pool_boxes([feats[t.index] for _, t in self.pairs],
+                                 self.strides, rois, levels)
+        return student, teacher, labels
+
+
+def collect_boxes(model, student, connector, teacher, loader,
+                  max_samples=None):
+    """:func:`collect` for detectors: one sample per ground-truth box."""
+    import torch
+    embed = BoxEmbedder(student, teacher)
+    out = {'student': [], 'teacher': [], 'labels': []}
+    seen = 0
+    with torch.no_grad():
+        for batch in loader:
+            data = model.data_preprocessor(batch, False)
+            s, t, labels = embed(data['inputs'], data['data_samples'])
+            keep = len(labels) if max_samples is None else \
+                max(0, min(len(labels), max_samples - seen))
+            if connector is not None and keep:
+                s = connector(s)
+            out['student'].append(s[:keep])
+            if t is not None:
+                out['teacher'].append(t[:keep])
+            out['labels'].append(labels[:keep])
+            seen += keep
+            if max_samples is not None and seen >= max_samples:
+                break
+    if not seen:
+        raise ValueError('feature_stats: the split has no ground-truth box')
     return {
         k: torch.cat(v).float() if k != 'labels' else torch.cat(v).long()
         for k, v in out.items() if v
@@ -308,9 +413,16 @@ def main(argv=None):
 
     model, student, connector, teacher, note = build_models(
         cfg, args.checkpoint, args.teacher_config, args.teacher_ckpt)
-    loader = build_loader(cfg, args.split, args.batch_size)
-    embeds = collect(model, student, connector, teacher, loader,
-                     args.max_samples)
+    detection = is_detector(student)
+    loader = build_loader(cfg, args.split, args.batch_size, detection)
+    if detection:
+        if type(model).__name__ != 'NeckDistiller':
+            connector = None  # its projector maps another embedding
+        embeds = collect_boxes(model, student, connector, teacher, loader,
+                               args.max_samples)
+    else:
+        embeds = collect(model, student, connector, teacher, loader,
+                         args.max_samples)
     result, per_sample = compute_stats(embeds)
     notes = [note] if note else []
     if connector is not None:
@@ -319,6 +431,9 @@ def main(argv=None):
         notes.append(f"student embedding is {result['student']['dim']}-d, "
                      f"teacher {result['teacher']['dim']}-d: each is "
                      'compared with its own class centres')
+    if detection:
+        notes.append('samples are ground-truth boxes; embeddings are ND\'s '
+                     'box embeddings on the neck')
     result.update(
         config=args.config,
         checkpoint=args.checkpoint,
