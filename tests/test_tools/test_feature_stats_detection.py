@@ -195,3 +195,46 @@ def test_neck_distiller_projected_and_teacher_centres(setup, capsys):
     below = (s.norm(dim=1) < t.norm(dim=1)).float().mean().item()
     assert result['student']['frac_norm_below_teacher'] == \
         pytest.approx(below)
+
+
+def test_head_level_embeddings_of_a_dense_distiller(setup, capsys):
+    """--embedding head: the DenseDistiller's own entries (the student's
+    positive priors on each batch), projected student vs teacher."""
+    from mmengine.config import Config
+
+    from nd_mmdet.registry import MODELS
+    tool = _load_tool()
+    model = dict(
+        type='nd_mmdet.DenseDistiller', student=tiny_detector('retinanet'),
+        teacher=tiny_detector('retinanet', width=2),
+        teacher_ckpt=setup['teacher'][1],
+        connectors=dict(student_embed=dict(
+            type='EmbeddingProjector', in_channels=16, out_channels=32)),
+        distill_losses=dict(loss_nd=dict(type='NDLoss')))
+    distiller = MODELS.build(copy.deepcopy(model)).eval()
+    ckpt = str(setup['tmp'] / 'dense.pth')
+    torch.save(dict(state_dict=distiller.state_dict()), ckpt)
+    config = _config(setup['tmp'] / 'dense.py', model, setup['coco'])
+    result = tool.main([config, ckpt, '--embedding', 'head', '--out-dir',
+                        str(setup['tmp'] / 'out_head')])
+    text = capsys.readouterr().out
+    loader = tool.build_loader(Config.fromfile(config), 'test', 2, True)
+    s_all, t_all, l_all = [], [], []
+    with torch.no_grad():
+        for batch in loader:
+            data = distiller.data_preprocessor(batch, True)
+            with distiller.frozen_student():
+                _, values = distiller.forward_distill(data['inputs'],
+                                                      data['data_samples'])
+            s_all.append(values['student_embed'])
+            t_all.append(values['teacher_embed'])
+            l_all.append(values['labels'])
+    s, t, labels = torch.cat(s_all), torch.cat(t_all), torch.cat(l_all)
+    assert 0 < result['num_samples'] == len(labels)
+    assert int(labels.max()) < len(CLASSES)  # positives only
+    assert "head-level entries" in text and result['centres'] == 'teacher'
+    np.testing.assert_allclose(_printed(text, 'student')[1],
+                               _stats(s, labels, t), rtol=1e-4)
+    with pytest.raises(SystemExit):
+        tool.main([setup['distiller'][0], setup['distiller'][1],
+                   '--embedding', 'head'])

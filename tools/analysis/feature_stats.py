@@ -29,12 +29,16 @@ its size selects, among the levels of the strides that student and teacher
 share (measured by a probe, as ``NeckDistiller`` does); the teacher sees
 the images normalised its own way. The projector is applied only for a
 ``NeckDistiller`` (whose ``student_embed`` is this embedding). The test
-pipeline is reordered so that the boxes are loaded before any resize.
+pipeline is reordered so that the boxes are loaded before any resize. With
+``--embedding head`` a ``DenseDistiller`` / ``TwoStageDistiller`` config's
+own head-level embeddings are used instead (its ``forward_distill`` with
+the student frozen: positive priors, or sampled RoIs background included).
 
 Usage::
 
     python tools/analysis/feature_stats.py CONFIG CKPT [--out-dir DIR]
         [--split test] [--max-samples N] [--teacher-config C --teacher-ckpt P]
+        [--embedding box|head]
 """
 import argparse
 import json
@@ -77,6 +81,15 @@ def parse_args(argv=None):
         '--teacher-ckpt',
         help="teacher checkpoint (default: the distiller's "
         'model.teacher_ckpt)')
+    parser.add_argument(
+        '--embedding',
+        choices=('box', 'head'),
+        default='box',
+        help='detectors: "box" (default): ND\'s ground-truth-box '
+        'embeddings on the neck, for any detector; "head": the head-level '
+        'embeddings of a DenseDistiller / TwoStageDistiller config (its '
+        'entries: positive priors, or sampled RoIs with background), '
+        'student through its projector, teacher on the same entries')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -285,6 +298,50 @@ def collect_boxes(model, student, connector, teacher, loader,
     }
 
 
+def collect_head(cfg, checkpoint, teacher_ckpt, loader, max_samples=None):
+    """Head-level embeddings of a head-level detector distiller: its own
+    ``forward_distill`` (student frozen, everything in eval mode) on each
+    batch, which gives ``student_embed`` (projected), ``teacher_embed`` and
+    ``labels`` at the distiller's entries."""
+    import torch
+
+    from nd_mmdet.utils import load_state_dict_safely
+    kind = str(cfg.model.get('type')).split('.')[-1]
+    if kind not in ('DenseDistiller', 'TwoStageDistiller'):
+        fail(f"--embedding head needs a DenseDistiller / TwoStageDistiller "
+             f"config, got {cfg.model.get('type')}")
+    cfg.model.build_teacher = True
+    if teacher_ckpt:
+        cfg.model.teacher_ckpt = teacher_ckpt
+    if not osp.isfile(cfg.model.get('teacher_ckpt') or ''):
+        fail('--embedding head: teacher checkpoint not found: '
+             f"{cfg.model.get('teacher_ckpt')}")
+    distiller = _build_model(cfg)
+    load_state_dict_safely(distiller, checkpoint, what='checkpoint')
+    distiller.eval()
+    out = {'student': [], 'teacher': [], 'labels': []}
+    seen = 0
+    with torch.no_grad():
+        for batch in loader:
+            data = distiller.data_preprocessor(batch, True)
+            with distiller.frozen_student():
+                _, values = distiller.forward_distill(data['inputs'],
+                                                      data['data_samples'])
+            labels = values['labels']
+            keep = len(labels) if max_samples is None else \
+                max(0, min(len(labels), max_samples - seen))
+            out['student'].append(values['student_embed'][:keep])
+            out['teacher'].append(values['teacher_embed'][:keep])
+            out['labels'].append(labels[:keep])
+            seen += keep
+            if max_samples is not None and seen >= max_samples:
+                break
+    if not seen:
+        raise ValueError('feature_stats: the split gave no entry')
+    return {k: torch.cat(v).float() if k != 'labels' else
+            torch.cat(v).long() for k, v in out.items()}
+
+
 def class_centers(embeds, labels):
     """Per-class mean embedding; row k is class k (zero if absent)."""
     import torch
@@ -415,7 +472,10 @@ def main(argv=None):
         cfg, args.checkpoint, args.teacher_config, args.teacher_ckpt)
     detection = is_detector(student)
     loader = build_loader(cfg, args.split, args.batch_size, detection)
-    if detection:
+    if detection and args.embedding == 'head':
+        embeds = collect_head(cfg, args.checkpoint, args.teacher_ckpt,
+                              loader, args.max_samples)
+    elif detection:
         if type(model).__name__ != 'NeckDistiller':
             connector = None  # its projector maps another embedding
         embeds = collect_boxes(model, student, connector, teacher, loader,
@@ -431,7 +491,9 @@ def main(argv=None):
         notes.append(f"student embedding is {result['student']['dim']}-d, "
                      f"teacher {result['teacher']['dim']}-d: each is "
                      'compared with its own class centres')
-    if detection:
+    if detection and args.embedding == 'head':
+        notes.append('samples are the distiller\'s head-level entries')
+    elif detection:
         notes.append('samples are ground-truth boxes; embeddings are ND\'s '
                      'box embeddings on the neck')
     result.update(
