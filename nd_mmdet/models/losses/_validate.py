@@ -7,7 +7,7 @@ worse, a silently broadcast loss).
 """
 import math
 import numbers
-from typing import Sequence, Tuple
+from typing import Callable, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -121,3 +121,17 @@ def check_loss_weight(loss_weight: float) -> None:
             not math.isfinite(loss_weight) or loss_weight < 0:
         raise ValueError('loss_weight must be a finite number >= 0, got '
                          f'{loss_weight!r}')
+
+
+def sum_over_levels(level_loss: Callable[[Tensor, Tensor], Tensor],
+                    student_feats: Sequence[Tensor],
+                    teacher_feats: Sequence[Tensor]) -> Tensor:
+    """``sum_k level_loss(s_k, t_k)`` over feature levels, after
+    :func:`check_feature_lists`; each teacher map is detached and each pair
+    computed in the dtype of :func:`upcast`."""
+    check_feature_lists(student_feats, teacher_feats)
+    loss = 0.0
+    for s, t in zip(student_feats, teacher_feats):
+        s, t = upcast(s, t.detach())
+        loss = loss + level_loss(s, t)
+    return loss

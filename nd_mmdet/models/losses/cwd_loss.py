@@ -8,8 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nd_mmdet.registry import MODELS
-from ._validate import (check_feature_lists, check_loss_weight,
-                        check_positive, upcast)
+from ._validate import check_loss_weight, check_positive, sum_over_levels
 from .pkd_loss import pkd_norm
 
 
@@ -82,11 +81,10 @@ class CWDLoss(nn.Module):
 
     def forward(self, student_feats: Sequence[Tensor],
                 teacher_feats: Sequence[Tensor]) -> Tensor:
-        check_feature_lists(student_feats, teacher_feats)
-        loss = 0.0
-        for s, t in zip(student_feats, teacher_feats):
-            s, t = upcast(s, t.detach())
-            if self.normalize and s.numel():
-                s, t = pkd_norm(s), pkd_norm(t)
-            loss = loss + cwd_level(s, t, self.tau)
-        return self.loss_weight * loss
+        return self.loss_weight * sum_over_levels(self._level, student_feats,
+                                                  teacher_feats)
+
+    def _level(self, s: Tensor, t: Tensor) -> Tensor:
+        if self.normalize and s.numel():
+            s, t = pkd_norm(s), pkd_norm(t)
+        return cwd_level(s, t, self.tau)

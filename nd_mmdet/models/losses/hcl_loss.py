@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nd_mmdet.registry import MODELS
-from ._validate import check_feature_lists, upcast
+from ._validate import sum_over_levels
 
 POOL_SIZES = (4, 2, 1)
 
@@ -63,9 +63,5 @@ class HCLLoss(nn.Module):
 
     def forward(self, student_feats: Sequence[Tensor],
                 teacher_feats: Sequence[Tensor]) -> Tensor:
-        check_feature_lists(student_feats, teacher_feats)
-        loss = 0.0
-        for s, t in zip(student_feats, teacher_feats):
-            s, t = upcast(s, t.detach())
-            loss = loss + hcl_level(s, t)
-        return self.loss_weight * loss
+        return self.loss_weight * sum_over_levels(hcl_level, student_feats,
+                                                  teacher_feats)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nd_mmdet.registry import MODELS
-from ._validate import check_feature_lists, check_loss_weight, upcast
+from ._validate import check_loss_weight, sum_over_levels
 
 EPS = 1e-6
 
@@ -90,9 +90,5 @@ class PKDLoss(nn.Module):
 
     def forward(self, student_feats: Sequence[Tensor],
                 teacher_feats: Sequence[Tensor]) -> Tensor:
-        check_feature_lists(student_feats, teacher_feats)
-        loss = 0.0
-        for s, t in zip(student_feats, teacher_feats):
-            s, t = upcast(s, t.detach())
-            loss = loss + pkd_level(s, t)
-        return self.loss_weight * loss
+        return self.loss_weight * sum_over_levels(pkd_level, student_feats,
+                                                  teacher_feats)

@@ -3,12 +3,10 @@
 # levels of the same strides. Weight 1.2 is ours (the ReviewKD++ R101 -> R18
 # Faster R-CNN weight of the ND paper; no published ReviewKD run for this
 # pair).
-_base_ = ['../_base_/pair_fcos_x101-retinanet_r50_1x.py']
+_base_ = [
+    '../_base_/pair_fcos_x101-retinanet_r50_1x.py',
+    '../../_base_/reviewkd_fpn4_connector.py'
+]
 model = dict(
-    connectors=dict(
-        student_feats=dict(
-            type='ReviewKDConnector',
-            in_channels=[256] * 4,
-            out_channels=[256] * 4,
-            mid_channels=256)),
+    connectors=dict(student_feats={{_base_.reviewkd_fpn4_connector}}),
     distill_losses=dict(loss_hcl=dict(type='HCLLoss', loss_weight=1.2)))
