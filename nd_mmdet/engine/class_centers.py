@@ -50,6 +50,12 @@ def _own_loader(dataloader):
 
 
 @torch.no_grad()
+def prepass_length(dataloader, max_iters=None):
+    """Batches the pre-pass runs: one pass, or at most ``max_iters``."""
+    return len(dataloader) if max_iters is None else \
+        min(max_iters, len(dataloader))
+
+
 def compute_class_centers(distiller, dataloader, max_iters=None):
     """Mean teacher embedding per class over ``dataloader``.
 
@@ -62,8 +68,7 @@ def compute_class_centers(distiller, dataloader, max_iters=None):
     device = distiller.device
     sums = torch.zeros(num_classes, dim, dtype=torch.float64, device=device)
     counts = torch.zeros(num_classes, dtype=torch.float64, device=device)
-    total = len(dataloader) if max_iters is None else \
-        min(max_iters, len(dataloader))
+    total = prepass_length(dataloader, max_iters)
     bar = ProgressBar(total) if dist.is_main_process() else None
     for step, data in enumerate(dataloader):
         if step >= total:
@@ -135,11 +140,12 @@ def prepare_class_centers(distiller, dataloader, centers_file, save_path,
             centers = load_class_centers(path, num_classes, dim, digest)
             distiller.set_class_centers(centers)
             return centers
+    batches = prepass_length(dataloader, max_iters)
     logger.info(
         f'class centres: {centers_file or save_path} not found; computing '
-        f'{num_classes} x {dim} teacher centres over '
-        f'{"one pass of" if max_iters is None else f"{max_iters} batches of"}'
-        ' the training data')
+        f'{num_classes} x {dim} teacher centres over {batches} batches of '
+        'the training data' + (' (one pass)' if batches == len(dataloader)
+                               else f' (max_iters={max_iters})'))
     centers, counts = compute_class_centers(distiller, dataloader, max_iters)
     empty = (counts == 0).nonzero().flatten().tolist()
     if empty:

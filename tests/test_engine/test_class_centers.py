@@ -88,3 +88,40 @@ def test_warmup_factor_by_iter_and_errors():
         DistillLossWarmupHook(by_epoch=False)
     with pytest.raises(ValueError, match='warmup_epochs'):
         DistillLossWarmupHook(warmup_epochs=0)
+
+
+def test_prepass_log_states_the_real_number_of_batches(tmp_path):
+    """max_iters=200 over a 3-batch loader: the log says 3 batches (one
+    pass), not 200."""
+    from nd_mmdet.engine.class_centers import (prepare_class_centers,
+                                               prepass_length)
+
+    class Distiller:
+        teacher_digest = 'abc'
+        device = torch.device('cpu')
+
+        def expected_centers_shape(self):
+            return 2, 3
+
+        def teacher_embeddings_for_centers(self, data):
+            return torch.ones(len(data), 3), torch.tensor(data)
+
+        def set_class_centers(self, centers):
+            self.centers = centers
+
+    class Log:
+        lines = []
+
+        def info(self, message):
+            self.lines.append(message)
+
+        warning = info
+
+    loader = [[0, 1], [1], [0]]
+    assert prepass_length(loader, 200) == 3 and prepass_length(loader, 2) == 2
+    log = Log()
+    prepare_class_centers(Distiller(), loader, None,
+                          str(tmp_path / 'centres.pth'), max_iters=200,
+                          logger=log)
+    assert any('over 3 batches of the training data (one pass)' in line
+               for line in log.lines), log.lines
