@@ -195,7 +195,10 @@ TASKS['neck-rtmdet'] = _neck_task(
     'teacher (RTMDet-w32, all 12k scenes, 1 run)',
     'rtmdet_w8_fmnist-det-1k.py', 'rtmdet_w32-w8',
     'Student: RTMDet-w8 (CSPNeXt widen 0.0625, 32-channel neck) on the '
-    'first 1,000 training scenes.')
+    'first 1,000 training scenes; KD++ is the head-level distiller '
+    '(RTMDet\'s per-level classification branch).',
+    head_level=[('KD++ (head level)', 'kd++',
+                 'kd++_rtmdet_w32-w8_fmnist-det-1k.py', True)])
 TASKS['neck-fcos-retinanet'] = _neck_task(
     'neck_fcos-retinanet', 'FCOS R18-w32 -> RetinaNet R18-w8',
     'fcos_r18w32_fmnist-det-full.py',
