@@ -511,3 +511,26 @@ def test_cascade_stage_errors(cascade_ckpt):
                        'Cascade R-CNN'):
         TwoStageDistiller(student=detector_cfg(), teacher=detector_cfg(),
                           build_teacher=False, cascade_stages=[0])
+
+
+def test_teacher_roi_head_runs_in_chunks(kdpp_review):
+    """The teacher's RoI head runs on chunks of RoIs (the step's peak
+    memory); the values equal those of one call on all RoIs, also when R is
+    not a multiple of the chunk, and there is a value for no RoI."""
+    distiller, inputs, _, values = kdpp_review
+    stage_rois = values['stage_rois']
+    num = values['rois'].shape[0]
+    assert num > 2 * 7 and num % 7
+    feats = distiller.teacher_features(inputs['inputs'])
+    whole = distiller.teacher_roi_values(feats, stage_rois)
+    distiller.teacher_roi_chunk = 7
+    try:
+        chunked = distiller.teacher_roi_values(feats, stage_rois)
+        empty = distiller.teacher_roi_values(
+            feats, {k: v[:0] for k, v in stage_rois.items()})
+    finally:
+        del distiller.teacher_roi_chunk  # back to the class default
+    assert distiller.teacher_roi_chunk == TwoStageDistiller.teacher_roi_chunk
+    for key in ('teacher_embed', 'teacher_logits'):
+        torch.testing.assert_close(chunked[key], whole[key])
+        assert empty[key].shape == (0, whole[key].shape[1])
