@@ -222,6 +222,10 @@ class NeckDistiller(BaseDistiller):
         loss reads a teacher value."""
         if not self.required_inputs & {'teacher_feats', 'teacher_embed'}:
             return None
+        return self._teacher_levels(inputs, data_samples)
+
+    @torch.no_grad()
+    def _teacher_levels(self, inputs, data_samples):
         teacher_inputs = self.teacher_input(inputs, data_samples)
         feats = feature_tuple(self.teacher.extract_feat(teacher_inputs),
                               'teacher.extract_feat')
@@ -291,7 +295,7 @@ class NeckDistiller(BaseDistiller):
         ``(M,)`` of one training batch (the student is not run)."""
         data = self.data_preprocessor(data, True)
         inputs, data_samples = data['inputs'], data['data_samples']
-        feats, _ = self.teacher_features(inputs, data_samples)
+        feats, _ = self._teacher_levels(inputs, data_samples)
         rois, labels = gt_boxes(data_samples, self.box_min_size)
         with torch.no_grad():
             embeds = self._pool(feats, rois,
