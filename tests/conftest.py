@@ -14,16 +14,30 @@ from tests.tools_runner import cifar_options, run_tool  # noqa: E402
 torch.set_num_threads(1)
 
 
-@pytest.fixture(autouse=True)
-def isolated_default_scope():
-    """Each test starts with the default scope it found: mmengine makes the
-    last DefaultScope created the current one, which would leak a package's
-    scope from one test into the registry look-ups of the next."""
+def _restoring_default_scope():
+    """Generator body of the scope fixtures: restore mmengine's default
+    scopes to what they were when it started."""
     from mmengine.registry import DefaultScope
     saved = DefaultScope._instance_dict.copy()
     yield
     DefaultScope._instance_dict.clear()
     DefaultScope._instance_dict.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def isolated_default_scope():
+    """Each test starts with the default scope it found: mmengine makes the
+    last DefaultScope created the current one, which would leak a package's
+    scope from one test into the registry look-ups of the next."""
+    yield from _restoring_default_scope()
+
+
+@pytest.fixture(scope='module')
+def module_default_scope():
+    """The same for a whole module whose module-scoped set-up (or tool)
+    sets the default scope (``pytestmark = pytest.mark.usefixtures(
+    'module_default_scope')``)."""
+    yield from _restoring_default_scope()
 
 
 @pytest.fixture(scope='session')

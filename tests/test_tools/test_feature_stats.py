@@ -17,15 +17,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MEAN, STD = 72.94, 90.02
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _restore_default_scope():
-    """The tool (and this module's set-up) set mmengine's global default
-    scope; restore it so later tests building by bare names are unaffected."""
-    from mmengine.registry import DefaultScope
-    saved = DefaultScope._instance_dict.copy()
-    yield
-    DefaultScope._instance_dict.clear()
-    DefaultScope._instance_dict.update(saved)
+# the tool and this module's set-up set mmengine's global default scope
+pytestmark = pytest.mark.usefixtures('module_default_scope')
 
 
 def _load_tool():

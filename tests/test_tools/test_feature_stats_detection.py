@@ -22,13 +22,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 torch.set_num_threads(1)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _restore_default_scope():
-    from mmengine.registry import DefaultScope
-    saved = DefaultScope._instance_dict.copy()
-    yield
-    DefaultScope._instance_dict.clear()
-    DefaultScope._instance_dict.update(saved)
+# the tool and this module's set-up set mmengine's global default scope
+pytestmark = pytest.mark.usefixtures('module_default_scope')
 
 
 def _load_tool():
