@@ -209,3 +209,4 @@ def test_head_level_refusal_names_the_neck_alternative(family,
     message = str(error.value)
     assert '\n' not in message
     assert "type='NeckDistiller'" in message and 'PKDLoss' in message
+    assert 'ND at its ground-truth boxes with NDLoss' in message

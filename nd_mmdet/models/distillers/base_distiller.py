@@ -54,7 +54,8 @@ def build_plugin(cfg):
 #: Appended to the head-level distillers' refusals of a detector family.
 NECK_ALTERNATIVE = ('; any detector can be distilled at the neck with '
                     "type='NeckDistiller' (PKDLoss / CWDLoss / HCLLoss on "
-                    'its stride-matched levels)')
+                    'its stride-matched levels, and ND at its ground-truth '
+                    'boxes with NDLoss)')
 
 
 def loss_input_names(loss):
