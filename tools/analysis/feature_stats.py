@@ -253,9 +253,8 @@ class BoxEmbedder:
     def __call__(self, inputs, data_samples):
         """``(student (M, D_s), teacher (M, D_t) | None, labels (M,))``."""
         from nd_mmdet.models.distillers.gt_box_embeddings import (
-            box_levels, gt_boxes, pool_boxes)
-        rois, labels = gt_boxes(data_samples)
-        levels = box_levels(rois, self.strides)
+            boxes_and_levels, pool_boxes)
+        rois, labels, levels = boxes_and_levels(data_samples, self.strides)
         feats = self.student.extract_feat(inputs)
         student = pool_boxes([feats[s.index] for s, _ in self.pairs],
                              self.strides, rois, levels)

@@ -70,6 +70,13 @@ def box_levels(rois, strides):
     return torch.tensor(order, device=rois.device)[ranked]
 
 
+def boxes_and_levels(data_samples, strides, min_size=1.0):
+    """``(rois (M, 5), labels (M,), levels (M,))``: :func:`gt_boxes` and
+    the level of each box among ``strides`` (:func:`box_levels`)."""
+    rois, labels = gt_boxes(data_samples, min_size)
+    return rois, labels, box_levels(rois, strides)
+
+
 def pool_boxes(feats, strides, rois, levels, output_size=7):
     """Average RoIAlign feature of each box on its level.
 

@@ -31,7 +31,7 @@ import torch
 
 from nd_mmdet.registry import MODELS
 from .base_distiller import BaseDistiller
-from .gt_box_embeddings import box_levels, gt_boxes, pool_boxes
+from .gt_box_embeddings import boxes_and_levels, pool_boxes
 from .neck_levels import feature_tuple, match_levels, probe_levels
 from .recorder import OutputRecorder
 from .teacher_inputs import TeacherInputMap
@@ -278,8 +278,8 @@ class NeckDistiller(BaseDistiller):
             self._crop_pairs(student_feats, teacher_feats, extra)
             values['teacher_feats'] = teacher_feats
         if self.uses_gt_boxes:
-            rois, values['labels'] = gt_boxes(data_samples, self.box_min_size)
-            levels = box_levels(rois, self.pair_strides)
+            rois, values['labels'], levels = boxes_and_levels(
+                data_samples, self.pair_strides, self.box_min_size)
             values['student_embed'] = self._pool(student_feats, rois, levels)
             if teacher is not None:
                 values['teacher_embed'] = self._pool(teacher_feats, rois,
@@ -296,10 +296,10 @@ class NeckDistiller(BaseDistiller):
         data = self.data_preprocessor(data, True)
         inputs, data_samples = data['inputs'], data['data_samples']
         feats, _ = self._teacher_levels(inputs, data_samples)
-        rois, labels = gt_boxes(data_samples, self.box_min_size)
+        rois, labels, levels = boxes_and_levels(
+            data_samples, self.pair_strides, self.box_min_size)
         with torch.no_grad():
-            embeds = self._pool(feats, rois,
-                                box_levels(rois, self.pair_strides))
+            embeds = self._pool(feats, rois, levels)
         return embeds, labels
 
 
