@@ -24,6 +24,24 @@ turned off with an environment variable.
    process group itself (gloo; mmengine then skips its own init) and wraps
    the model with :class:`CPUDistributedDataParallel` (``device_ids=None``).
    With CUDA, nothing is done.
+
+3. Atomic local writes (``ND_MMDET_NO_ATOMIC_WRITE=1`` turns it off).
+   mmengine's ``LocalBackend.put`` (every checkpoint the Runner saves) opens
+   the final path and writes into it, so a kill, a full disk or a crash
+   mid-write leaves a truncated ``epoch_N.pth`` that a later ``--resume``
+   picks up. :func:`atomic_local_put` writes a temporary file in the same
+   directory, flushes it to disk, then renames it over the target: the
+   target is either the old file or the complete new one.
+
+4. Checkpoint deletions stay inside the work dir
+   (``ND_MMDET_NO_CKPT_GUARD=1`` turns it off). ``CheckpointHook`` takes the
+   path of the previous best checkpoint from the resumed checkpoint's
+   message hub and deletes that file when a better one is saved; resuming
+   from a checkpoint of another work dir (or in a ``cp -r`` copy of one)
+   then deletes the OTHER directory's best checkpoint.
+   :func:`keep_checkpoint_deletions_local` rebases such a path onto this
+   run's checkpoint directory (when a file of that name is there) or drops
+   it, so nothing outside the run's own directory is ever removed.
 """
 import glob
 import importlib.util
@@ -157,6 +175,86 @@ def _register_cpu_ddp():
 CPUDistributedDataParallel = _register_cpu_ddp()
 
 
+def _atomic_write_bytes(obj, filepath):
+    """Write ``obj`` to ``filepath`` through a temporary file + rename."""
+    import tempfile
+    directory = osp.dirname(osp.abspath(filepath))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=directory, prefix=f'.{osp.basename(filepath)}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(obj)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_local_put():
+    """Make mmengine's ``LocalBackend.put`` write atomically (see 3.)."""
+    from mmengine.fileio.backends import LocalBackend
+    if os.environ.get('ND_MMDET_NO_ATOMIC_WRITE') == '1' or \
+            getattr(LocalBackend.put, '_nd_mmdet_atomic', False):
+        return False
+
+    def put(self, obj, filepath):
+        _atomic_write_bytes(obj, str(filepath))
+
+    put._nd_mmdet_atomic = True
+    put.__doc__ = LocalBackend.put.__doc__
+    LocalBackend.put = put
+    APPLIED.append('atomic-local-put')
+    return True
+
+
+def _local_path(path, out_dir):
+    """``path`` if it lies in ``out_dir``; else the file of the same name in
+    ``out_dir`` if there is one; else None."""
+    if not path:
+        return path
+    out_dir = osp.realpath(str(out_dir))
+    real = osp.realpath(str(path))
+    if osp.dirname(real) == out_dir:
+        return path
+    candidate = osp.join(out_dir, osp.basename(str(path)))
+    return candidate if osp.exists(candidate) else None
+
+
+def keep_checkpoint_deletions_local():
+    """Rebase or drop best-checkpoint paths that point outside the run's
+    checkpoint directory before ``CheckpointHook`` may delete them (4.)."""
+    from mmengine.hooks import CheckpointHook
+    if os.environ.get('ND_MMDET_NO_CKPT_GUARD') == '1' or \
+            getattr(CheckpointHook.before_train, '_nd_mmdet_guard', False):
+        return False
+    original = CheckpointHook.before_train
+
+    def before_train(self, runner):
+        original(self, runner)
+        if getattr(self, 'best_ckpt_path', None):
+            kept = _local_path(self.best_ckpt_path, self.out_dir)
+            if kept != self.best_ckpt_path:
+                runner.logger.warning(
+                    f'resume: the previous best checkpoint '
+                    f'{self.best_ckpt_path} is outside {self.out_dir}; it '
+                    'will not be deleted by this run')
+                self.best_ckpt_path = kept
+        for key, path in list(
+                (getattr(self, 'best_ckpt_path_dict', None) or {}).items()):
+            self.best_ckpt_path_dict[key] = _local_path(path, self.out_dir)
+
+    before_train._nd_mmdet_guard = True
+    CheckpointHook.before_train = before_train
+    APPLIED.append('checkpoint-deletion-guard')
+    return True
+
+
 def apply_all():
     """Apply every workaround of this module (idempotent)."""
     make_torchvision_importable()
+    atomic_local_put()
+    keep_checkpoint_deletions_local()
