@@ -44,12 +44,15 @@ def safe_torch_load(path, what='checkpoint'):
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what} not found: {path}')
+    if osp.getsize(path) == 0:
+        raise ValueError(f'{what} {path} is empty (0 bytes): an interrupted '
+                         'write or copy; replace or delete it')
     try:
         with torch.serialization.safe_globals(_safe_globals()):
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r'Unsupported global: GLOBAL (\S+)', str(err))
-        culprit = found.group(1) if found else str(err).splitlines()[0]
+        culprit = found.group(1) if found else _first_line(err)
         raise ValueError(
             f'{what} {path} holds a pickled object that weights_only loading '
             f'refuses ({culprit}); it is not loaded. Re-save the file with '
@@ -57,7 +60,12 @@ def safe_torch_load(path, what='checkpoint'):
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
         raise ValueError(
             f'{what} {path} cannot be read (truncated or not a torch file): '
-            f'{str(err).splitlines()[0]}') from err
+            f'{_first_line(err)}') from err
+
+
+def _first_line(err):
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
 
 
 def file_digest(path, length=16):
