@@ -7,7 +7,8 @@ with the training pipeline, one pass (classification) or ``--max-iters``
 batches (detection configs set ``ClassCentersHook(max_iters=...)``, which
 is used when ``--max-iters`` is not given), averages its embeddings per
 class and saves ``(K, D)`` centres with their metadata (number of classes,
-width, teacher checkpoint digest). With ``--launcher pytorch`` every rank
+width, teacher checkpoint digest, dataset identity, max_iters; written
+atomically). With ``--launcher pytorch`` every rank
 processes its shard and the sums are all-reduced. Point the config's
 ``ClassCentersHook(centers_file=...)`` at the result, or leave it at the
 default ``<work_dir>/class_centers.pth`` where training looks first.
@@ -61,6 +62,7 @@ def main():
     from mmengine import dist
 
     from nd_mmdet.engine import (compute_class_centers, save_class_centers)
+    from nd_mmdet.engine.dataset_identity import dataset_identity
     from nd_mmdet.engine.class_centers import unwrap
 
     args = parse_args()
@@ -79,7 +81,8 @@ def main():
     centers, counts = compute_class_centers(model, dataloader, max_iters)
     if dist.is_main_process():
         os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-        save_class_centers(out, centers, counts, model.teacher_digest)
+        save_class_centers(out, centers, counts, model.teacher_digest,
+                           dataset_identity(dataloader.dataset), max_iters)
         empty = (counts == 0).nonzero().flatten().tolist()
         print(f'saved {tuple(centers.shape)} class centres from '
               f'{int(counts.sum())} samples to {out}' +

@@ -7,6 +7,15 @@ A centre file is a ``torch.save`` of a dict of tensors and plain values::
     num_classes    K      (detection: foreground classes + background)
     dim            D
     teacher_digest short sha256 of the teacher checkpoint file
+    dataset        dict(type, length, digest) of the training data
+                   (see :mod:`nd_mmdet.engine.dataset_identity`)
+    max_iters      pre-pass length limit (None = one pass)
+    format_version 2
+
+It is written atomically and checked when loaded: a file that does not fit
+the run (shape, non-finite rows, another teacher or dataset) is refused
+with an error naming it when the user gave it, or recomputed when it is
+the run's own cache in the work dir.
 
 and is read back with ``weights_only`` loading (see
 :func:`nd_mmdet.utils.safe_torch_load`).
@@ -20,6 +29,10 @@ from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 
 from nd_mmdet.utils import safe_torch_load
+from .dataset_identity import dataset_identity
+
+#: Version of the centre-file layout (2: dataset identity and max_iters).
+FORMAT_VERSION = 2
 
 
 def unwrap(model):
@@ -92,67 +105,171 @@ def compute_class_centers(distiller, dataloader, max_iters=None):
     return centers.float().cpu(), counts.long().cpu()
 
 
-def save_class_centers(path, centers, counts, teacher_digest):
+def save_class_centers(path, centers, counts, teacher_digest,
+                       dataset=None, max_iters=None):
+    """Write a centre file atomically (temporary file + rename): a kill or
+    a full disk leaves the old file or none, never a truncated one.
+
+    Args:
+        centers (Tensor): (K, D) centres; counts (Tensor): (K,) samples.
+        teacher_digest (str): see :func:`nd_mmdet.utils.file_digest`.
+        dataset (dict, optional): :func:`dataset_identity` of the data.
+        max_iters (int, optional): pre-pass length limit it was made with.
+    """
+    import io
+
+    from nd_mmdet.compat import _atomic_write_bytes
+    buffer = io.BytesIO()
     torch.save(
         dict(
+            format_version=FORMAT_VERSION,
             centers=centers,
             counts=counts,
             num_classes=int(centers.shape[0]),
             dim=int(centers.shape[1]),
-            teacher_digest=str(teacher_digest)), path)
+            teacher_digest=str(teacher_digest),
+            dataset=dict(dataset) if dataset else None,
+            max_iters=max_iters), buffer)
+    _atomic_write_bytes(buffer.getvalue(), path)
 
 
-def load_class_centers(path, num_classes, dim, teacher_digest=None):
-    """Load and check a centre file; returns ``centers (K, D)``.
-
-    Raises:
-        ValueError: wrong K or D, or made from another teacher checkpoint.
-    """
-    data = safe_torch_load(path, 'class-centre file')
-    if not isinstance(data, dict) or 'centers' not in data:
-        raise ValueError(f'class-centre file {path} has no "centers" entry')
-    centers = data['centers']
+def centers_mismatch(data, num_classes, dim, teacher_digest=None,
+                     dataset=None, max_iters=False):
+    """Why the centre file content ``data`` does not fit the current run,
+    or None. ``dataset`` is compared when given and recorded in the file;
+    ``max_iters`` (``False`` skips it) only matters for a file with classes
+    that had no samples: a longer pre-pass may fill them."""
+    centers = data.get('centers')
+    if not torch.is_tensor(centers) or centers.dim() != 2:
+        return 'it holds no (K, D) "centers" tensor'
     if tuple(centers.shape) != (num_classes, dim):
-        raise ValueError(
-            f'class-centre file {path} holds centres of shape '
-            f'{tuple(centers.shape)}, but the teacher gives {num_classes} '
-            f'classes x {dim}-d embeddings')
+        return (f'it holds centres of shape {tuple(centers.shape)}, but the '
+                f'teacher gives {num_classes} classes x {dim}-d embeddings')
+    bad = (~torch.isfinite(centers).all(dim=1)).nonzero().flatten()
+    if bad.numel():
+        return (f'it holds non-finite centres for classes '
+                f'{bad.tolist()[:20]} (from a failed run)')
     saved = data.get('teacher_digest')
     if teacher_digest is not None and saved is not None and \
             saved != teacher_digest:
+        return (f'it was computed from another teacher checkpoint (digest '
+                f'{saved}, current teacher {teacher_digest})')
+    recorded = data.get('dataset')
+    if dataset is not None and recorded and recorded != dict(dataset):
+        return (f'it was computed on another dataset ({_describe(recorded)}'
+                f'; the training data is {_describe(dataset)})')
+    counts = data.get('counts')
+    empty = [] if counts is None else \
+        (torch.as_tensor(counts) == 0).nonzero().flatten().tolist()
+    if max_iters is not False and empty and \
+            data.get('max_iters', -1) != max_iters:
+        return (f'classes {empty[:20]} had no samples in its pre-pass '
+                f'(max_iters={data.get("max_iters", "unknown")}); the config '
+                f'now says max_iters={max_iters}')
+    return None
+
+
+def _describe(identity):
+    return (f'{identity.get("type")} of {identity.get("length")} samples, '
+            f'digest {identity.get("digest")}')
+
+
+def load_class_centers(path, num_classes, dim, teacher_digest=None,
+                       dataset=None):
+    """Load and check a centre file; returns ``centers (K, D)``.
+
+    Raises:
+        ValueError: naming ``path`` and the reason, when it is unreadable,
+            has the wrong K or D, holds non-finite rows, or was made from
+            another teacher checkpoint or dataset.
+    """
+    centers, _ = _load_checked(path, num_classes, dim, teacher_digest,
+                               dataset)
+    return centers
+
+
+def _load_checked(path, num_classes, dim, teacher_digest=None, dataset=None,
+                  max_iters=False):
+    data = safe_torch_load(path, 'class-centre file')
+    if not isinstance(data, dict):
+        raise ValueError(f'class-centre file {path} holds no dict')
+    reason = centers_mismatch(data, num_classes, dim, teacher_digest,
+                              dataset, max_iters)
+    if reason:
+        raise ValueError(f'class-centre file {path}: {reason}; delete it '
+                         'or point to the right file to recompute')
+    return data['centers'].float(), data.get('counts')
+
+
+def _compute_and_save(distiller, dataloader, save_path, max_iters, logger,
+                      identity, why):
+    num_classes, dim = distiller.expected_centers_shape()
+    batches = prepass_length(dataloader, max_iters)
+    logger.info(
+        f'class centres: {why}; computing {num_classes} x {dim} teacher '
+        f'centres over {batches} batches of the training data' +
+        (' (one pass)' if batches == len(dataloader)
+         else f' (max_iters={max_iters})'))
+    centers, counts = compute_class_centers(distiller, dataloader, max_iters)
+    bad = (~torch.isfinite(centers).all(dim=1)).nonzero().flatten().tolist()
+    if bad:
         raise ValueError(
-            f'class-centre file {path} was computed from another teacher '
-            f'checkpoint (digest {saved}, current teacher {teacher_digest}); '
-            'delete it or point to the right file to recompute')
-    return centers.float()
+            f'class-centre pre-pass: the teacher gave non-finite embeddings '
+            f'for classes {bad[:20]}; nothing was saved to {save_path}. '
+            'Check the teacher checkpoint (model.teacher_ckpt)')
+    empty = (counts == 0).nonzero().flatten().tolist()
+    if empty:
+        logger.warning(f'class centres: classes {empty[:20]} had no samples'
+                       f' in the pre-pass; their centres are 0 and ND stops '
+                       'with an error if they occur in training (raise '
+                       'ClassCentersHook max_iters)')
+    if dist.is_main_process():
+        save_class_centers(save_path, centers, counts,
+                           distiller.teacher_digest, identity, max_iters)
+        logger.info(f'class centres: saved to {save_path}')
+    return centers, counts
 
 
 def prepare_class_centers(distiller, dataloader, centers_file, save_path,
                           max_iters=None, logger=None):
-    """Load ``centers_file`` if it exists, else compute and save to
-    ``save_path``; install the centres into the distiller."""
+    """Install the teacher class centres into the distiller.
+
+    ``centers_file`` (given by the user) is loaded when it exists and must
+    fit this run (shape, finite, teacher, dataset): otherwise the run stops
+    with an error naming it. Else the run's own cache ``save_path`` is
+    loaded when it fits (also the pre-pass length); when it does not, or
+    does not exist, the centres are computed and ``save_path`` is
+    (re)written atomically.
+    """
     logger = logger or MMLogger.get_current_instance()
     num_classes, dim = distiller.expected_centers_shape()
     digest = distiller.teacher_digest
-    for path in (centers_file, save_path):
-        if path and osp.isfile(path):
-            logger.info(f'class centres: loading {path}')
-            centers = load_class_centers(path, num_classes, dim, digest)
-            distiller.set_class_centers(centers)
+    dataset = getattr(dataloader, 'dataset', None)
+    identity = None if dataset is None else dataset_identity(dataset)
+    if centers_file and osp.isfile(centers_file):
+        logger.info(f'class centres: loading {centers_file}')
+        centers, counts = _load_checked(centers_file, num_classes, dim,
+                                        digest, identity)
+        distiller.set_class_centers(centers, counts, centers_file)
+        return centers
+    why = f'{centers_file or save_path} not found'
+    if osp.isfile(save_path):
+        try:
+            data = safe_torch_load(save_path, 'class-centre file')
+            reason = centers_mismatch(data, num_classes, dim, digest,
+                                      identity, max_iters) \
+                if isinstance(data, dict) else 'it holds no dict'
+        except ValueError as err:
+            reason = str(err)
+        if reason is None:
+            logger.info(f'class centres: loading {save_path}')
+            centers = data['centers'].float()
+            distiller.set_class_centers(centers, data.get('counts'),
+                                        save_path)
             return centers
-    batches = prepass_length(dataloader, max_iters)
-    logger.info(
-        f'class centres: {centers_file or save_path} not found; computing '
-        f'{num_classes} x {dim} teacher centres over {batches} batches of '
-        'the training data' + (' (one pass)' if batches == len(dataloader)
-                               else f' (max_iters={max_iters})'))
-    centers, counts = compute_class_centers(distiller, dataloader, max_iters)
-    empty = (counts == 0).nonzero().flatten().tolist()
-    if empty:
-        logger.warning(f'class centres: classes {empty[:20]} had no samples;'
-                       ' their centres are 0 and ND fails if they occur')
-    if dist.is_main_process():
-        save_class_centers(save_path, centers, counts, digest)
-        logger.info(f'class centres: saved to {save_path}')
-    distiller.set_class_centers(centers)
+        why = f'{save_path} does not fit this run ({reason})'
+        logger.warning(f'class centres: {why}; it is recomputed')
+    centers, counts = _compute_and_save(distiller, dataloader, save_path,
+                                        max_iters, logger, identity, why)
+    distiller.set_class_centers(centers, counts, save_path)
     return centers

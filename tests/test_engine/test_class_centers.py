@@ -106,7 +106,7 @@ def test_prepass_log_states_the_real_number_of_batches(tmp_path):
         def teacher_embeddings_for_centers(self, data):
             return torch.ones(len(data), 3), torch.tensor(data)
 
-        def set_class_centers(self, centers):
+        def set_class_centers(self, centers, counts=None, source=None):
             self.centers = centers
 
     class Log:

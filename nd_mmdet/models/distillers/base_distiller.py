@@ -65,6 +65,13 @@ def loss_input_names(loss):
                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
+#: The error when an ND loss runs without centres (scope-qualified type, so
+#: it also works under ``default_scope='mmpretrain'`` / ``'mmdet'``).
+MISSING_CENTERS_HOOK = (
+    'an ND loss reads class_centers but none are set: add '
+    "dict(type='nd_mmdet.ClassCentersHook') to custom_hooks")
+
+
 class BaseDistiller(BaseModel):
     """Student + frozen teacher + named distillation losses.
 
@@ -298,14 +305,21 @@ class BaseDistiller(BaseModel):
         """``(num_centres, teacher_embed_dim)``; subclasses define it."""
         raise NotImplementedError
 
-    def set_class_centers(self, centers):
-        """Install the teacher class centres (K, D) read by ND losses."""
+    def set_class_centers(self, centers, counts=None, source=None):
+        """Install the teacher class centres (K, D) read by ND losses.
+
+        ``counts`` (K,) and ``source`` (the centre file) only serve the
+        error raised when a class without a centre occurs in training.
+        """
         expected = tuple(self.expected_centers_shape())
         if centers.dim() != 2 or tuple(centers.shape) != expected:
             raise ValueError(f'class_centers has shape {tuple(centers.shape)}'
                              f', expected {expected} (num_centres, '
                              'teacher embedding width)')
         self.class_centers = centers.detach().float().to(self.device)
+        self.class_centers_source = source
+        self.class_centers_empty = [] if counts is None else \
+            (torch.as_tensor(counts) == 0).nonzero().flatten().tolist()
 
     def teacher_embeddings_for_centers(self, data):
         """Return ``(embeddings (M, D), labels (M,))`` of the teacher on one
@@ -325,6 +339,17 @@ class BaseDistiller(BaseModel):
                 yield
         finally:
             self.student.train(was_training)
+
+    def _centers_context(self, err):
+        """``err`` with the centre file named, when it is about centres."""
+        source = getattr(self, 'class_centers_source', None)
+        if 'class_centers' not in str(err) or not source:
+            return err
+        empty = getattr(self, 'class_centers_empty', [])
+        hint = (f'; classes {empty[:20]} had no samples in its pre-pass: '
+                'delete it and raise ClassCentersHook max_iters'
+                if empty else '; delete it to recompute')
+        return ValueError(f'{err} (class centres from {source}{hint})')
 
     # ------------------------------------------------------------ forward
     def forward(self, inputs, data_samples=None, mode='tensor'):
@@ -362,13 +387,14 @@ class BaseDistiller(BaseModel):
     def compute_distill_losses(self, values):
         if 'class_centers' in self.required_inputs:
             if self.class_centers is None:
-                raise RuntimeError(
-                    'an ND loss reads class_centers but none are set: add '
-                    "dict(type='ClassCentersHook') to custom_hooks")
+                raise ValueError(MISSING_CENTERS_HOOK)
             values['class_centers'] = self.class_centers
         losses = {}
         for name, loss in self.distill_losses.items():
-            value = loss(**{k: values[k] for k in self.loss_inputs[name]})
+            try:
+                value = loss(**{k: values[k] for k in self.loss_inputs[name]})
+            except ValueError as err:
+                raise self._centers_context(err) from err
             value = value * self.loss_scales.get(name, 1.0)
             if not torch.isfinite(value).all():
                 iteration = MessageHub.get_current_instance().get_info(

@@ -266,7 +266,7 @@ def test_unknown_loss_type_lists_close_names(tmp_path):
 
 def test_missing_class_centers_is_clear(tmp_path):
     model = build(tmp_path, KD_ND)
-    with pytest.raises(RuntimeError, match='ClassCentersHook'):
+    with pytest.raises(ValueError, match=r'nd_mmdet\.ClassCentersHook'):
         model.loss(*batch())
     with pytest.raises(ValueError, match=r'class_centers has shape \(10, 32\)'
                        r', expected \(10, 64\)'):

@@ -316,7 +316,7 @@ def test_positives_only_default_and_centres(ckpts):
     data = demo_mm_inputs(2, (3, 128, 128), num_items=[3, 2], num_classes=K)
     centers, counts = compute_class_centers(distiller, [data])
     assert centers.shape == (K, 64) and int(counts.sum()) > 0
-    with pytest.raises(RuntimeError, match='ClassCentersHook'):
+    with pytest.raises(ValueError, match=r'nd_mmdet\.ClassCentersHook'):
         inputs = batch(distiller)
         distiller.loss(inputs['inputs'], inputs['data_samples'])
 
