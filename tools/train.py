@@ -59,22 +59,59 @@ def parse_args():
     return args
 
 
+def enable_amp(cfg):
+    """``--amp``: the config's optimizer wrapper becomes AmpOptimWrapper
+    (a wrapper without ``type`` is mmengine's default OptimWrapper)."""
+    optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if optim_wrapper == 'AmpOptimWrapper':
+        print('AMP training is already enabled in your config.')
+    elif optim_wrapper != 'OptimWrapper':
+        fail(f'--amp needs optim_wrapper.type OptimWrapper, the config has '
+             f'{optim_wrapper}')
+    else:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+
+
+def resume_path(args, cfg):
+    """The checkpoint to resume from (None: train afresh)."""
+    from nd_mmdet.utils.work_dir import resolve_auto_resume
+    if args.resume == 'auto':
+        path = resolve_auto_resume(cfg.work_dir)
+        if path is None:
+            print(f'resume: no checkpoint in {cfg.work_dir}; training '
+                  'starts afresh')
+        return path
+    if not osp.isfile(args.resume):
+        fail(f'--resume: checkpoint not found: {args.resume}')
+    return args.resume
+
+
+def check_runner(runner, cfg):
+    """What only the built model tells: the resume checkpoint fits it, and
+    a model that reads class centres has the hook that provides them."""
+    from nd_mmdet.engine.class_centers import unwrap
+    from nd_mmdet.engine.hooks import ClassCentersHook
+    from nd_mmdet.models.distillers.base_distiller import \
+        MISSING_CENTERS_HOOK
+    from nd_mmdet.utils import safe_torch_load
+    from nd_mmdet.utils.work_dir import check_resume_checkpoint
+    model = unwrap(runner.model)
+    if getattr(model, 'needs_class_centers', False) and not any(
+            isinstance(h, ClassCentersHook) for h in runner.hooks):
+        fail(f'{MISSING_CENTERS_HOOK} (the model has an ND loss)')
+    if cfg.get('resume') and cfg.get('load_from'):
+        checkpoint = safe_torch_load(cfg.load_from, '--resume checkpoint')
+        check_resume_checkpoint(model, checkpoint, cfg.load_from)
+
+
 def main():
+    from nd_mmdet.utils.work_dir import lock_work_dir, prepare_work_dir
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)
-
     if args.amp:
-        optim_wrapper = cfg.optim_wrapper.type
-        if optim_wrapper == 'AmpOptimWrapper':
-            print('AMP training is already enabled in your config.')
-        else:
-            assert optim_wrapper == 'OptimWrapper', (
-                '`--amp` is only supported when the optimizer wrapper type is '
-                f'`OptimWrapper` but got {optim_wrapper}.')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
-
+        enable_amp(cfg)
     if args.auto_scale_lr:
         if 'auto_scale_lr' in cfg and 'enable' in cfg.auto_scale_lr and \
                 'base_batch_size' in cfg.auto_scale_lr:
@@ -83,16 +120,16 @@ def main():
             fail('config: --auto-scale-lr needs `auto_scale_lr` with '
                  '`enable` and `base_batch_size` in the config')
 
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            fail(f'--resume: checkpoint not found: {args.resume}')
-        cfg.resume = True
-        cfg.load_from = args.resume
+    prepare_work_dir(cfg.work_dir)
+    if os.environ.get('RANK', '0') == '0':
+        lock_work_dir(cfg.work_dir)
+    if args.resume is not None:
+        path = resume_path(args, cfg)
+        cfg.resume = path is not None
+        cfg.load_from = path
 
     runner = build_runner(cfg, loaders=('train_dataloader', 'val_dataloader'))
+    check_runner(runner, cfg)
     runner.train()
 
 
