@@ -1,6 +1,33 @@
 """Evaluate a checkpoint: COCO box AP for detectors, top-1/top-5 for
-classifiers. A distiller's checkpoint is evaluated as its student (the
-teacher is not built). Same arguments as MMDetection's tools/test.py."""
+classifiers. Same arguments as MMDetection's tools/test.py, plus
+``--teacher``.
+
+    python tools/test.py CONFIG CHECKPOINT [--teacher] [--work-dir DIR] ...
+
+The checkpoint is compared with the model to evaluate before anything runs
+(every key and shape must match, nothing extra), since mmengine would load
+a wrong one silently and score an untrained model:
+
+- distiller CONFIG, distiller CHECKPOINT: its ``student.*`` weights must
+  match the student; the student is evaluated (the teacher is not built);
+- distiller CONFIG, plain student CHECKPOINT (e.g. from
+  tools/export_student.py): the student's own config is evaluated with it
+  (a line says so);
+- distiller CONFIG, the teacher's CHECKPOINT (the config's ``teacher_ckpt``
+  or weights that fit the teacher): refused, naming ``--teacher``;
+- plain CONFIG, distiller CHECKPOINT: refused, naming
+  tools/export_student.py and the distiller config;
+- anything else that does not match, an empty or truncated file: refused.
+
+Each refusal is one ``error:`` line naming the checkpoint, exit status 1.
+
+``--teacher`` evaluates the teacher of a distiller CONFIG alone (its model
+config, CHECKPOINT loaded strictly) and stores the scores in
+``<work_dir>/teacher_score.json``. A later evaluation of the student of the
+same CONFIG and work dir reads that file and prints one ``warning:`` line
+when the student scores above its teacher (``coco/bbox_mAP`` /
+``accuracy/top1``): a teacher below its student usually means a wrong or
+undertrained teacher checkpoint."""
 import argparse
 import os
 import os.path as osp
@@ -12,6 +39,13 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import nd_mmdet  # noqa: E402,F401
 from nd_mmdet.utils.entrypoint import (build_runner, fail,  # noqa: E402
                                        load_config, run_cli)
+from nd_mmdet.utils.state_dict_match import (  # noqa: E402
+    STUDENT_PREFIX, checkpoint_state_dict, describe, mismatch, with_prefix)
+
+#: File in the work dir with the scores of the last ``--teacher`` run.
+TEACHER_SCORE_FILE = 'teacher_score.json'
+#: The metric that compares a student with its teacher, by task.
+MAIN_METRICS = ('coco/bbox_mAP', 'accuracy/top1')
 
 
 def parse_args():
@@ -19,6 +53,11 @@ def parse_args():
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--teacher',
+        action='store_true',
+        help='evaluate the teacher of a distiller config with CHECKPOINT '
+        '(scores kept in <work_dir>/teacher_score.json)')
     parser.add_argument(
         '--work-dir',
         help='the directory to save the file containing evaluation metrics')
@@ -96,16 +135,158 @@ def enable_tta(cfg):
     dataset.pipeline = cfg.tta_pipeline
 
 
+def model_keys(model_cfg, default_scope):
+    """The state dict of ``model_cfg`` built on CPU (keys and shapes);
+    ``default_scope`` resolves a type without a scope."""
+    import copy
+
+    from nd_mmdet.registry import MODELS
+    model_cfg = copy.deepcopy(model_cfg)
+    if default_scope and '_scope_' not in model_cfg:
+        model_cfg['_scope_'] = default_scope
+    return MODELS.build(model_cfg).state_dict()
+
+
+def is_teacher_checkpoint(cfg, path, state_dict):
+    """The config's ``teacher_ckpt`` itself, or weights that fit the
+    teacher exactly."""
+    from nd_mmdet.utils.model_spec import distiller_part_config
+    teacher_ckpt = cfg.model.get('teacher_ckpt')
+    if teacher_ckpt and osp.isfile(teacher_ckpt) and \
+            osp.samefile(teacher_ckpt, path):
+        return True
+    if 'teacher' not in cfg.model:
+        return False
+    teacher = model_keys(distiller_part_config(cfg.model, 'teacher'),
+                         cfg.get('default_scope'))
+    return mismatch(teacher, state_dict) is None
+
+
+def select_model(cfg, args, state_dict):
+    """Check ``state_dict`` against the model to evaluate; set
+    ``cfg.model`` to that model (see the module doc for the cases).
+
+    Returns:
+        str: what is evaluated: ``'teacher'``, ``'student'`` or ``'model'``
+        (a plain config's).
+    """
+    from nd_mmdet.utils.model_spec import distiller_part_config
+    path, config = args.checkpoint, args.config
+    scope = cfg.get('default_scope')
+    distiller = 'student' in cfg.model and 'teacher' in cfg.model
+    student_weights = with_prefix(state_dict, STUDENT_PREFIX)
+    if args.teacher:
+        if not distiller:
+            fail(f'--teacher: {config} is not a distiller config (its model '
+                 'has no student / teacher)')
+        if student_weights:
+            fail(f'--teacher: checkpoint {path} holds "{STUDENT_PREFIX}*" '
+                 'weights (a distiller checkpoint); give the teacher\'s '
+                 'checkpoint (teacher_ckpt of the config)')
+        cfg.model = distiller_part_config(cfg.model, 'teacher')
+        check_exact(model_keys(cfg.model, scope), state_dict, path,
+                    'teacher')
+        return 'teacher'
+    if not distiller:
+        if student_weights:
+            fail(f'checkpoint {path} is a distiller checkpoint '
+                 f'("{STUDENT_PREFIX}*" weights) and {config} is a plain '
+                 'config: export the student with tools/export_student.py, '
+                 'or evaluate with the distiller config')
+        check_exact(model_keys(cfg.model, scope), state_dict, path, 'model')
+        return 'model'
+    student_cfg = distiller_part_config(cfg.model, 'student')
+    student = model_keys(student_cfg, scope)
+    if student_weights:
+        check_exact(student, student_weights, path, 'student')
+        cfg.model.build_teacher = False  # the student alone is evaluated
+        return 'student'
+    if is_teacher_checkpoint(cfg, path, state_dict):
+        fail(f'checkpoint {path} looks like a teacher checkpoint (the '
+             f'teacher of {config}): evaluate it with --teacher')
+    diff = mismatch(student, state_dict)
+    if diff:
+        fail(f'checkpoint {path} holds no weights of the student of '
+             f'{config}: no "{STUDENT_PREFIX}*" weights, and as plain '
+             f'weights: {describe(diff)}')
+    print(f'checkpoint {path} holds plain student weights: evaluating the '
+          f'student of {config} alone with them')
+    cfg.model = student_cfg
+    return 'student'
+
+
+def check_exact(expected, state_dict, path, what):
+    """Fail unless ``state_dict`` has exactly the keys / shapes of
+    ``expected`` (the state dict of the ``what`` model)."""
+    diff = mismatch(expected, state_dict)
+    if diff:
+        fail(f'checkpoint {path} does not match the {what} of the config: '
+             f'{describe(diff)}')
+
+
+def main_metric(metrics):
+    """``(name, value)`` of the first :data:`MAIN_METRICS` in ``metrics``."""
+    for name in MAIN_METRICS:
+        if name in (metrics or {}):
+            return name, float(metrics[name])
+    return None, None
+
+
+def teacher_score_path(cfg):
+    return osp.join(cfg.work_dir, TEACHER_SCORE_FILE)
+
+
+def save_teacher_score(cfg, args, metrics):
+    """Write the ``--teacher`` scores to the work dir (main process)."""
+    import json
+
+    from mmengine.dist import is_main_process
+    if not is_main_process():
+        return
+    path = teacher_score_path(cfg)
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(dict(config=osp.abspath(args.config),
+                       checkpoint=osp.abspath(args.checkpoint),
+                       metrics={k: float(v) for k, v in metrics.items()
+                                if isinstance(v, (int, float))}),
+                  f, indent=1)
+    print(f'teacher scores written to {path}')
+
+
+def warn_if_above_teacher(cfg, args, metrics):
+    """One ``warning:`` line when the student scores above the teacher
+    scored by ``--teacher`` for the same config in the same work dir."""
+    import json
+    path = teacher_score_path(cfg)
+    if not osp.isfile(path):
+        return
+    with open(path) as f:
+        teacher = json.load(f)
+    if teacher.get('config') != osp.abspath(args.config):
+        return
+    name, value = main_metric(metrics)
+    if name is None or name not in teacher.get('metrics', {}):
+        return
+    if value > teacher['metrics'][name]:
+        print(f'warning: the student scores {name}={value:.4f}, above its '
+              f'teacher ({teacher["metrics"][name]:.4f} with '
+              f'{teacher["checkpoint"]}, from {path}): the teacher '
+              'checkpoint may be wrong or undertrained', file=sys.stderr)
+
+
 def main():
+    from nd_mmdet.utils import safe_torch_load
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)
     if not osp.isfile(args.checkpoint):
         fail(f'checkpoint not found: {args.checkpoint}')
+    ckpt = safe_torch_load(args.checkpoint, 'checkpoint')
+    role = select_model(cfg, args,
+                        checkpoint_state_dict(ckpt, args.checkpoint))
+    del ckpt
     cfg.load_from = args.checkpoint
-    if 'teacher' in cfg.model:
-        # Evaluate the student alone: the teacher is not needed.
-        cfg.model.build_teacher = False
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.tta:
@@ -123,7 +304,11 @@ def main():
             from mmengine.evaluator import DumpResults
             runner.test_evaluator.metrics.append(
                 DumpResults(out_file_path=args.out))
-    runner.test()
+    metrics = runner.test()
+    if role == 'teacher':
+        save_teacher_score(cfg, args, metrics)
+    elif role == 'student':
+        warn_if_above_teacher(cfg, args, metrics)
 
 
 if __name__ == '__main__':

@@ -47,12 +47,26 @@ def shutdown_distributed():
 
 def load_config(path, cfg_options=None, launcher='none', work_dir=None):
     """Read a config the way MMDetection's tools do (launcher, overrides,
-    work_dir: CLI > config > ./work_dirs/<config name>)."""
+    work_dir: CLI > config > ./work_dirs/<config name>).
+
+    A distiller's ``student`` / ``teacher`` given by name (a config path,
+    ``'mmdet::...'`` or ``dict(config=..., **overrides)``) is first
+    expanded into its model config dict
+    (:func:`nd_mmdet.utils.load_model_config`), so ``cfg_options`` such as
+    ``model.student.roi_head.bbox_head.num_classes=1`` merge into it."""
     from mmengine.config import Config
+
+    from .model_spec import CONFIG_KEY, load_model_config
     if not osp.isfile(path):
         fail(f'config file not found: {path}')
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
+    model = cfg.get('model')
+    for role in ('student', 'teacher'):
+        spec = model.get(role) if isinstance(model, dict) else None
+        if isinstance(spec, str) or \
+                (isinstance(spec, dict) and CONFIG_KEY in spec):
+            model[role] = load_model_config(spec, role)
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:

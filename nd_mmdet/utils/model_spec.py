@@ -6,7 +6,14 @@ A distiller's ``student`` / ``teacher`` may be given as
   prefix on ``type`` becomes the ``_scope_`` of the build, so the model's own
   sub-modules (``backbone=dict(type='ResNet')``) resolve in that package;
 - a local config path: ``'configs/cifar100/resnet/resnet20_cifar100.py'``;
-- a package config: 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'.
+- a package config: 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py';
+- a named config with overrides: ``dict(config='mmdet::...py',
+  roi_head=dict(bbox_head=dict(num_classes=1)))``. The other keys are
+  merged into the named config's model dict with mmengine's ConfigDict
+  semantics (nested dicts merge, ``_delete_=True`` replaces, lists and
+  values replace). A top-level key the named model does not have is an
+  error naming it (a typo would otherwise be passed to the model's
+  constructor, or ignored).
 
 For a config file the ``model`` field is used, with the file's
 ``default_scope`` and, where the model has none, its top-level
@@ -18,14 +25,21 @@ import os.path as osp
 from mmengine.config import Config, ConfigDict
 
 
+#: Key of a dict spec that names a config file (the other keys override).
+CONFIG_KEY = 'config'
+
+
 def load_model_config(spec, name='model'):
     """Return the model config dict described by ``spec`` (see module doc).
 
     Raises:
         FileNotFoundError: a config path that does not exist (named).
         TypeError: a spec that is neither a dict nor a str.
-        ValueError: a config file without a ``model`` field.
+        ValueError: a config file without a ``model`` field; an override
+            key the named model does not have.
     """
+    if isinstance(spec, (dict, ConfigDict)) and CONFIG_KEY in spec:
+        return _named_with_overrides(spec, name)
     if isinstance(spec, (dict, ConfigDict)):
         return _scope_from_type(ConfigDict(copy.deepcopy(dict(spec))))
     if not isinstance(spec, str):
@@ -52,6 +66,38 @@ def load_model_config(spec, name='model'):
         model_cfg['data_preprocessor'] = copy.deepcopy(
             file_cfg.data_preprocessor)
     return _scope_from_type(model_cfg)
+
+
+def distiller_part_config(model_cfg, role):
+    """The model config of a distiller's ``role`` (``'student'`` /
+    ``'teacher'``) as the distiller builds it for the student: where the
+    part has no ``data_preprocessor``, the distiller's (MMPretrain configs
+    keep it at the top level) configures it."""
+    part = load_model_config(model_cfg[role], role)
+    preprocessor = model_cfg.get('data_preprocessor')
+    if isinstance(preprocessor, dict) and 'data_preprocessor' not in part:
+        part['data_preprocessor'] = copy.deepcopy(preprocessor)
+    return part
+
+
+def _named_with_overrides(spec, name):
+    """``dict(config=PATH, **overrides)``: the model of PATH with the
+    overrides merged in (``ConfigDict.merge``)."""
+    overrides = ConfigDict(copy.deepcopy(dict(spec)))
+    path = overrides.pop(CONFIG_KEY)
+    if not isinstance(path, str):
+        raise ValueError(f'{name}.{CONFIG_KEY} must be a config file path, '
+                        f'got {type(path).__name__}')
+    model_cfg = load_model_config(path, name)
+    unknown = [k for k in overrides
+               if k not in model_cfg and not k.startswith('_')]
+    if unknown:
+        raise ValueError(
+            f'{name}: the model of {path} has no field {unknown[0]!r} '
+            f'(its fields: {sorted(model_cfg)}); overrides of a named '
+            'config can only change existing fields')
+    model_cfg.merge(overrides)
+    return model_cfg
 
 
 def _scope_from_type(cfg):
