@@ -62,6 +62,10 @@ def parse_args():
 def enable_amp(cfg):
     """``--amp``: the config's optimizer wrapper becomes AmpOptimWrapper
     (a wrapper without ``type`` is mmengine's default OptimWrapper)."""
+    from mmengine.device import get_device
+    if get_device() == 'cpu':
+        fail('--amp: mmengine\'s AmpOptimWrapper needs a GPU (cuda, npu, '
+             'mlu or musa); none is available here')
     optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if optim_wrapper == 'AmpOptimWrapper':
         print('AMP training is already enabled in your config.')

@@ -10,6 +10,7 @@ import hashlib
 import os.path as osp
 import pickle
 import re
+import struct
 import zipfile
 
 import torch
@@ -51,13 +52,19 @@ def safe_torch_load(path, what='checkpoint'):
         with torch.serialization.safe_globals(_safe_globals()):
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
-        found = re.search(r'Unsupported global: GLOBAL (\S+)', str(err))
-        culprit = found.group(1) if found else _first_line(err)
+        found = re.search(r'(?:Unsupported global: GLOBAL|unsupported '
+                          r'GLOBAL) (\S+)', str(err))
+        if not found:
+            raise ValueError(
+                f'{what} {path} cannot be read (not a torch file): '
+                f'{_first_line(err)}') from err
+        culprit = found.group(1)
         raise ValueError(
             f'{what} {path} holds a pickled object that weights_only loading '
             f'refuses ({culprit}); it is not loaded. Re-save the file with '
             'tensors and plain containers only') from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError,
+            struct.error, ValueError, KeyError, IndexError) as err:
         raise ValueError(
             f'{what} {path} cannot be read (truncated or not a torch file): '
             f'{_first_line(err)}') from err

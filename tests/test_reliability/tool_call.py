@@ -1,0 +1,42 @@
+"""Run a tool's ``main`` in this process as ``python tools/<script> ...``
+does (``run_cli``: user errors become one ``error:`` line and exit 1)."""
+import importlib.util
+import os.path as osp
+import sys
+
+from nd_mmdet.utils.entrypoint import run_cli
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_tool(script):
+    path = osp.join(REPO, 'tools', script)
+    spec = importlib.util.spec_from_file_location(
+        f'nd_tool_{script[:-3]}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def call_tool(script, *args, capsys, monkeypatch):
+    """Run the tool; return ``(exit code, stderr lines that start with
+    'error:')``. Exit code 0 when it returns normally."""
+    monkeypatch.setattr(sys, 'argv', [script, *map(str, args)])
+    monkeypatch.delenv('ND_MMDET_TRACEBACK', raising=False)
+    capsys.readouterr()
+    code = 0
+    try:
+        run_cli(load_tool(script).main)
+    except SystemExit as stop:
+        code = stop.code
+    err = capsys.readouterr().err
+    return code, [line for line in err.splitlines()
+                  if line.startswith('error:')]
+
+
+def assert_one_error(result, *needles):
+    code, errors = result
+    assert code == 1, result
+    assert len(errors) == 1, errors
+    for needle in needles:
+        assert str(needle) in errors[0], (needle, errors[0])
