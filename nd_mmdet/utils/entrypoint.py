@@ -20,6 +20,28 @@ def fail(message):
     sys.exit(1)
 
 
+#: Messages of a config typo as Python / mmengine's registry word them: an
+#: argument a class does not take, a missing one, an unknown type name.
+CONFIG_ERROR_PATTERNS = (
+    r'__init__\(\) got an unexpected keyword argument',
+    r'__init__\(\) missing \d+ required',
+    r'is not in the \S+ registry',
+)
+
+
+def is_config_error(err):
+    """``err`` is a TypeError / KeyError caused by a config typo."""
+    import re
+    text = str(err)
+    return any(re.search(p, text) for p in CONFIG_ERROR_PATTERNS)
+
+
+def report(err, hint=''):
+    """End the tool with ``err`` as one ``error:`` line."""
+    text = ' '.join(str(err).strip('"\'').split())
+    fail(f'{text}{hint} (ND_MMDET_TRACEBACK=1 shows the traceback)')
+
+
 def run_cli(main):
     """Run ``main()``; report :data:`USER_ERRORS` as one line; leave a
     distributed run in step (see :func:`shutdown_distributed`)."""
@@ -29,8 +51,13 @@ def run_cli(main):
         try:
             result = main()
         except USER_ERRORS as err:
-            text = ' '.join(str(err).split())
-            fail(f'{text} (ND_MMDET_TRACEBACK=1 shows the traceback)')
+            report(err)
+        except (TypeError, KeyError) as err:
+            if not is_config_error(err):
+                raise
+            report(err, '; check the config key or --cfg-options')
+        except FloatingPointError as err:
+            report(err, '; the checkpoints saved before it are intact')
     shutdown_distributed()
     return result
 
