@@ -14,7 +14,8 @@ key and shape must match) before anything is written. ``--save-config``
 also writes the plain student config, loadable by MMDetection's /
 MMPretrain's own tools without nd_mmdet installed: CONFIG with ``model``
 replaced by the student's model config (overrides included), nd_mmdet's
-hooks (class centres, loss warm-up / stop, per-epoch reseeding) removed,
+hooks (class centres, loss warm-up / stop, per-epoch reseeding) and
+top-level distiller parts (a connector config variable) removed,
 ``nd_mmdet`` dropped from ``custom_imports`` and ``default_scope`` set to
 the student's package (``mmdet`` / ``mmpretrain``).
 
@@ -87,13 +88,14 @@ def dataset_meta(ckpt, cfg):
     return dict(metainfo) if metainfo else None
 
 
-def is_our_hook(hook):
-    """A hook of nd_mmdet (``nd_mmdet.X`` or a bare name it registers)."""
-    import nd_mmdet.engine  # noqa: F401  (registers the hooks)
-    from nd_mmdet.registry import HOOKS
-    type_name = str(hook.get('type', ''))
+def is_ours(cfg, registry):
+    """``cfg`` is a dict whose ``type`` is an nd_mmdet module of
+    ``registry`` (``nd_mmdet.X``, or a bare name that it registers)."""
+    type_name = cfg.get('type') if isinstance(cfg, dict) else None
+    if not isinstance(type_name, str):
+        return False
     return type_name.startswith(PACKAGE + '.') or \
-        type_name in HOOKS.module_dict
+        type_name in registry.module_dict
 
 
 def package_references(value, path=''):
@@ -123,8 +125,15 @@ def plain_config(cfg, student_cfg):
     if scope is not None:
         cfg.default_scope = scope
     cfg.model = model
+    import nd_mmdet.engine  # noqa: F401  (registers the hooks)
+    import nd_mmdet.models  # noqa: F401  (registers connectors, losses)
+    from nd_mmdet.registry import HOOKS, MODELS
     cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) or []
-                        if not is_our_hook(h)]
+                        if not is_ours(h, HOOKS)]
+    # Top-level helpers of the distiller (a connector config shared by
+    # several configs, e.g. ``student_embed_projector``).
+    for key in [k for k, v in cfg.items() if is_ours(v, MODELS)]:
+        cfg.pop(key)
     cfg.pop('load_from', None)
     imports = (cfg.get('custom_imports') or {}).get('imports', [])
     imports = [m for m in ([imports] if isinstance(imports, str) else imports)
@@ -179,11 +188,13 @@ def main():
         plain, refs = plain_config(cfg, student_cfg)
         plain.dump(args.save_config)
         if refs:
-            key, value = refs[0]
-            print(f'warning: {args.save_config} still needs {PACKAGE} '
-                  f'({len(refs)} references, first {key}={value!r}): '
-                  f'written with custom_imports={PACKAGE!r}; it runs only '
-                  f'where {PACKAGE} is installed', file=sys.stderr)
+            first = {}  # each value that needs nd_mmdet -> its first key
+            for key, value in refs:
+                first.setdefault(value, key)
+            needs = ', '.join(f'{v!r} ({k})' for v, k in first.items())
+            print(f'warning: {args.save_config} still needs {PACKAGE} for '
+                  f'{needs}: written with {PACKAGE} in custom_imports; it '
+                  f'runs only where {PACKAGE} is installed', file=sys.stderr)
             print(f'student config written to {args.save_config}')
         else:
             print(f'plain student config written to {args.save_config}')
