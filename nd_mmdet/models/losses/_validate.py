@@ -108,19 +108,34 @@ def check_feature_lists(student_feats: Sequence[Tensor],
                 f'{tuple(t.shape)}')
 
 
+def _is_finite_real(value) -> bool:
+    """A real number (not a bool, not a string) that is neither NaN nor
+    infinite."""
+    return not isinstance(value, bool) and \
+        isinstance(value, numbers.Real) and math.isfinite(value)
+
+
 def check_positive(name: str, value: float) -> None:
-    """Hyper-parameters such as a temperature must be > 0."""
-    if not value > 0:
-        raise ValueError(f'{name} must be > 0, got {value}')
+    """Hyper-parameters such as a temperature or an ``eps`` must be finite
+    real numbers ``> 0`` (``T <= 0`` flips or divides by zero, ``T = inf``
+    flattens every soft-max to uniform)."""
+    if not _is_finite_real(value) or not value > 0:
+        raise ValueError(f'{name} must be a finite number > 0, got '
+                         f'{value!r}')
+
+
+def check_non_negative(name: str, value: float) -> None:
+    """Weights (``loss_weight``, DKD's ``alpha`` / ``beta``, DIST's ``beta``
+    / ``gamma``) must be finite real numbers ``>= 0``: a negative weight
+    turns the loss into one the optimiser maximises."""
+    if not _is_finite_real(value) or value < 0:
+        raise ValueError(f'{name} must be a finite number >= 0, got '
+                         f'{value!r}')
 
 
 def check_loss_weight(loss_weight: float) -> None:
     """``loss_weight`` must be a finite real number ``>= 0``."""
-    if isinstance(loss_weight, bool) or \
-            not isinstance(loss_weight, numbers.Real) or \
-            not math.isfinite(loss_weight) or loss_weight < 0:
-        raise ValueError('loss_weight must be a finite number >= 0, got '
-                         f'{loss_weight!r}')
+    check_non_negative('loss_weight', loss_weight)
 
 
 def sum_over_levels(level_loss: Callable[[Tensor, Tensor], Tensor],

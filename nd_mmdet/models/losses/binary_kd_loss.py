@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nd_mmdet.registry import MODELS
-from ._validate import check_logits, check_positive, upcast
+from ._validate import (check_logits, check_loss_weight, check_positive,
+                        upcast)
 
 
 @MODELS.register_module()
@@ -40,6 +41,7 @@ class BinaryKDLoss(nn.Module):
     def __init__(self, temperature: float = 1.0, loss_weight: float = 1.0):
         super().__init__()
         check_positive('temperature', temperature)
+        check_loss_weight(loss_weight)
         self.temperature = temperature
         self.loss_weight = loss_weight
 

@@ -4,7 +4,8 @@ import torch.nn as nn
 from torch import Tensor
 
 from nd_mmdet.registry import MODELS
-from ._validate import check_logits, check_positive, upcast
+from ._validate import (check_logits, check_loss_weight, check_non_negative,
+                        check_positive, upcast)
 
 
 def _mean_pearson(a: Tensor, b: Tensor, eps: float) -> Tensor:
@@ -55,7 +56,11 @@ class DISTLoss(nn.Module):
                  tau: float = 1.0, loss_weight: float = 1.0,
                  eps: float = 1e-8):
         super().__init__()
+        check_non_negative('beta', beta)
+        check_non_negative('gamma', gamma)
         check_positive('tau', tau)
+        check_loss_weight(loss_weight)
+        check_positive('eps', eps)
         self.beta = beta
         self.gamma = gamma
         self.tau = tau

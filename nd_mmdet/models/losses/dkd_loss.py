@@ -5,7 +5,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nd_mmdet.registry import MODELS
-from ._validate import check_labels, check_logits, check_positive, upcast
+from ._validate import (check_labels, check_logits, check_loss_weight,
+                        check_non_negative, check_positive, upcast)
 
 
 def _binary_log_probs(logits: Tensor, gt_mask: Tensor) -> Tensor:
@@ -53,7 +54,10 @@ class DKDLoss(nn.Module):
     def __init__(self, alpha: float = 1.0, beta: float = 8.0,
                  temperature: float = 4.0, loss_weight: float = 1.0):
         super().__init__()
+        check_non_negative('alpha', alpha)
+        check_non_negative('beta', beta)
         check_positive('temperature', temperature)
+        check_loss_weight(loss_weight)
         self.alpha = alpha
         self.beta = beta
         self.temperature = temperature

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nd_mmdet.registry import MODELS
-from ._validate import sum_over_levels
+from ._validate import check_loss_weight, sum_over_levels
 
 POOL_SIZES = (4, 2, 1)
 
@@ -59,6 +59,7 @@ class HCLLoss(nn.Module):
 
     def __init__(self, loss_weight: float = 1.0):
         super().__init__()
+        check_loss_weight(loss_weight)
         self.loss_weight = loss_weight
 
     def forward(self, student_feats: Sequence[Tensor],

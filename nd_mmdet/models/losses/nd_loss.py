@@ -4,7 +4,8 @@ import torch.nn as nn
 from torch import Tensor
 
 from nd_mmdet.registry import MODELS
-from ._validate import check_labels, check_ndim, check_same_shape, upcast
+from ._validate import (check_labels, check_loss_weight, check_ndim,
+                        check_positive, check_same_shape, upcast)
 
 
 @MODELS.register_module()
@@ -45,6 +46,8 @@ class NDLoss(nn.Module):
 
     def __init__(self, loss_weight: float = 1.0, eps: float = 1e-6):
         super().__init__()
+        check_loss_weight(loss_weight)
+        check_positive('eps', eps)
         self.loss_weight = loss_weight
         self.eps = eps
 
