@@ -4,6 +4,7 @@ import json
 import pytest
 from mmengine.config import Config
 
+import nd_mmdet.utils.preflight as preflight
 from nd_mmdet.utils.preflight import PreflightError, check_dataset_paths
 
 
@@ -32,6 +33,19 @@ def check(cfg):
 def test_valid_coco_passes(tmp_path):
     write_coco(tmp_path)
     check(coco_cfg(tmp_path))
+
+
+def test_parsed_json_returned_once_per_file(tmp_path, monkeypatch):
+    """The parsed COCO json is handed on to the content checks (each file
+    read once); a file above the size limit is not parsed."""
+    write_coco(tmp_path)
+    parsed = check_dataset_paths(coco_cfg(tmp_path, wrap=True),
+                                 ('train_dataloader', ))
+    assert list(parsed) == [f'{tmp_path}/ann.json']
+    assert parsed[f'{tmp_path}/ann.json']['images'][0]['file_name'] == 'a.jpg'
+    monkeypatch.setattr(preflight, 'MAX_PREFLIGHT_JSON_BYTES', 10)
+    assert check_dataset_paths(coco_cfg(tmp_path),
+                               ('train_dataloader', )) == {}
 
 
 def test_missing_data_root(tmp_path):
