@@ -108,12 +108,16 @@ def load_config(path, cfg_options=None, launcher='none', work_dir=None):
 
 
 def build_runner(cfg, loaders):
-    """Check the dataset paths of ``loaders``, then build the Runner."""
+    """Check the dataset paths of ``loaders``, the classes, boxes and
+    ``num_classes`` they imply and the loss arguments
+    (:mod:`nd_mmdet.utils.preflight`), then build the Runner."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
     from nd_mmdet.compat import prepare_cpu_distributed
-    check_dataset_paths(cfg, loaders)
+
+    from .preflight import check_config_contents
+    check_config_contents(cfg, loaders, check_dataset_paths(cfg, loaders))
     prepare_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
