@@ -29,6 +29,7 @@ class _Interrupted(BaseException):
     OSError(errno.ENOSPC, 'No space left on device'),
     OSError(errno.EIO, 'Input/output error'),
 ])
+@pytest.mark.survived
 def test_interrupted_checkpoint_write_keeps_the_old_file(
         tmp_path, monkeypatch, fault):
     path = tmp_path / 'epoch_1.pth'
@@ -49,6 +50,7 @@ def test_interrupted_checkpoint_write_keeps_the_old_file(
     assert sorted(os.listdir(tmp_path)) == ['epoch_1.pth']
 
 
+@pytest.mark.survived
 def test_interrupted_first_write_leaves_no_file(tmp_path, monkeypatch):
     monkeypatch.setattr(os, 'replace', _raise(_Interrupted()))
     with pytest.raises(_Interrupted):
@@ -82,6 +84,7 @@ def _truncated(path, size):
     (lambda p: open(p, 'wb').write(b'\x80\x04junk'), 'cannot be read'),
     (lambda p: torch.save({'fn': os.system}, p), 'pickled object'),
 ])
+@pytest.mark.clear_error
 def test_damaged_checkpoint_is_one_error_naming_it(tmp_path, damage,
                                                    message):
     path = str(tmp_path / 'teacher.pth')
@@ -92,6 +95,7 @@ def test_damaged_checkpoint_is_one_error_naming_it(tmp_path, damage,
     assert path in text and message in text and '\n' not in text
 
 
+@pytest.mark.clear_error
 def test_missing_and_directory_checkpoints_are_named(tmp_path):
     for path in (tmp_path / 'absent.pth', tmp_path):
         with pytest.raises(FileNotFoundError, match=str(path)):
@@ -104,6 +108,7 @@ def test_missing_and_directory_checkpoints_are_named(tmp_path):
     ({'state_dict': {'weight': torch.ones(3, 3), 'bias': torch.ones(2)}},
      'shape mismatches'),
 ])
+@pytest.mark.clear_error
 def test_teacher_checkpoint_of_another_model_is_refused(tmp_path, content,
                                                         message):
     from nd_mmdet.utils import load_state_dict_safely

@@ -119,6 +119,7 @@ STALE_CACHES = {
 
 @pytest.mark.parametrize('stale', list(STALE_CACHES),
                          ids=list(STALE_CACHES))
+@pytest.mark.survived
 def test_stale_work_dir_cache_is_recomputed(tmp_path, stale):
     cache = tmp_path / 'class_centers.pth'
     _save(cache, **STALE_CACHES[stale])
@@ -132,6 +133,7 @@ def test_stale_work_dir_cache_is_recomputed(tmp_path, stale):
 
 
 @pytest.mark.parametrize('damage', ['empty', 'truncated', 'not torch'])
+@pytest.mark.survived
 def test_damaged_work_dir_cache_is_recomputed(tmp_path, damage):
     cache = tmp_path / 'class_centers.pth'
     _save(cache)
@@ -161,6 +163,7 @@ def test_moved_dataset_keeps_its_identity():
 
 @pytest.mark.parametrize('stale', list(STALE_CACHES)[:7],
                          ids=list(STALE_CACHES)[:7])
+@pytest.mark.clear_error
 def test_user_centre_file_that_does_not_fit_is_refused(tmp_path, stale):
     given = tmp_path / 'my_centres.pth'
     _save(given, **STALE_CACHES[stale])
@@ -170,6 +173,7 @@ def test_user_centre_file_that_does_not_fit_is_refused(tmp_path, stale):
     assert not (tmp_path / 'class_centers.pth').exists()
 
 
+@pytest.mark.clear_error
 def test_empty_user_centre_file_is_refused(tmp_path):
     given = tmp_path / 'my_centres.pth'
     given.write_bytes(b'')
@@ -177,6 +181,7 @@ def test_empty_user_centre_file_is_refused(tmp_path):
         run(tmp_path, centers_file=str(given))
 
 
+@pytest.mark.clear_error
 def test_non_finite_teacher_saves_nothing(tmp_path):
     with pytest.raises(ValueError, match='non-finite') as info:
         run(tmp_path, nan=True)
@@ -184,6 +189,7 @@ def test_non_finite_teacher_saves_nothing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.survived
 def test_interrupted_centre_write_keeps_the_old_file(tmp_path, monkeypatch):
     cache = tmp_path / 'class_centers.pth'
     _save(cache, centers=torch.ones(K, D))
@@ -199,6 +205,7 @@ def _kill(*args):
     raise KeyboardInterrupt
 
 
+@pytest.mark.clear_error
 def test_missing_class_names_the_centre_file(tmp_path):
     """ND on a class whose centre is empty: the error names the file."""
     from nd_mmdet.models.distillers.base_distiller import BaseDistiller

@@ -53,6 +53,7 @@ def _damaged(path, kind, teacher):
     ('plain classifier', "this model's weights"),
     ('missing', 'checkpoint not found'),
 ])
+@pytest.mark.clear_error
 def test_resume_from_a_wrong_file_stops_before_training(
         tool, tiny_cifar_root, tiny_cifar_teacher, tmp_path, kind, message):
     ckpt = _damaged(tmp_path / f'{kind}.pth', kind, tiny_cifar_teacher)
@@ -70,6 +71,7 @@ def test_resume_from_a_wrong_file_stops_before_training(
     ('model.distill_losses.loss_kd.type=KDLos', 'KDLos'),
     ('model.distill_losses.loss_kd.loss_weight=-1', 'loss_weight'),
 ])
+@pytest.mark.clear_error
 def test_config_typo_is_one_line(tool, tiny_cifar_root, tiny_cifar_teacher,
                                  tmp_path, option, needle):
     result = tool('train.py', KDPP, '--work-dir', tmp_path,
@@ -78,6 +80,7 @@ def test_config_typo_is_one_line(tool, tiny_cifar_root, tiny_cifar_teacher,
     assert_one_error(result, needle)
 
 
+@pytest.mark.clear_error
 def test_nd_config_without_the_centre_hook(tool, tiny_cifar_root,
                                            tiny_cifar_teacher, tmp_path):
     result = _train(tool, KDPP, tmp_path, tiny_cifar_root,
@@ -90,6 +93,7 @@ def test_nd_config_without_the_centre_hook(tool, tiny_cifar_root,
     assert_one_error(result, "dict(type='nd_mmdet.ClassCentersHook')")
 
 
+@pytest.mark.clear_error
 def test_amp_on_a_cifar_config(tool, tiny_cifar_root, tiny_cifar_teacher,
                                tmp_path):
     """--amp on an optim_wrapper without `type` (the CIFAR configs): with a
@@ -107,6 +111,7 @@ def test_amp_on_a_cifar_config(tool, tiny_cifar_root, tiny_cifar_teacher,
         assert 'loss_scaler' in ckpt
 
 
+@pytest.mark.clear_error
 def test_nan_stop_is_one_line_and_keeps_earlier_checkpoints(
         tool, tiny_cifar_root, tiny_cifar_teacher, tmp_path):
     assert _train(tool, KD, tmp_path, tiny_cifar_root,
@@ -124,6 +129,7 @@ def _sha(path):
     return hashlib.sha256(open(path, 'rb').read()).hexdigest()
 
 
+@pytest.mark.survived
 def test_resume_in_a_copied_work_dir_leaves_the_original_intact(
         tool, tiny_cifar_root, tiny_cifar_teacher, tmp_path):
     original, copy = tmp_path / 'a', tmp_path / 'b'
@@ -144,6 +150,7 @@ def test_resume_in_a_copied_work_dir_leaves_the_original_intact(
     assert open(copy / 'last_checkpoint').read().startswith(str(copy))
 
 
+@pytest.mark.clear_error
 def test_ddp_resume_from_a_truncated_checkpoint_stops_every_rank(
         tiny_cifar_root, tiny_cifar_teacher, tmp_path):
     from tests.test_e2e.test_ddp import free_port

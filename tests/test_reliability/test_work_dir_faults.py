@@ -15,6 +15,7 @@ from nd_mmdet.utils.work_dir import (check_resume_checkpoint,
                                      resolve_auto_resume)
 
 
+@pytest.mark.clear_error
 def test_work_dir_that_is_a_file(tmp_path):
     path = tmp_path / 'run'
     path.write_text('')
@@ -23,6 +24,7 @@ def test_work_dir_that_is_a_file(tmp_path):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.clear_error
 def test_work_dir_under_a_file(tmp_path):
     (tmp_path / 'file').write_text('')
     path = str(tmp_path / 'file' / 'run')
@@ -31,6 +33,7 @@ def test_work_dir_under_a_file(tmp_path):
     assert path in str(info.value)
 
 
+@pytest.mark.clear_error
 def test_read_only_work_dir(tmp_path, monkeypatch):
     import builtins
     real_open = builtins.open
@@ -45,6 +48,7 @@ def test_read_only_work_dir(tmp_path, monkeypatch):
         prepare_work_dir(str(tmp_path))
 
 
+@pytest.mark.clear_error
 def test_work_dir_on_a_read_only_file_system():
     if osp.isdir('/sys') and os.access('/sys', os.W_OK):
         try:
@@ -70,6 +74,7 @@ def _holder(work_dir):
     return proc
 
 
+@pytest.mark.clear_error
 def test_second_run_on_a_locked_work_dir_stops(tmp_path):
     proc = _holder(tmp_path)
     try:
@@ -81,6 +86,7 @@ def test_second_run_on_a_locked_work_dir_stops(tmp_path):
         proc.wait()
 
 
+@pytest.mark.survived
 def test_lock_of_a_killed_run_is_released(tmp_path):
     proc = _holder(tmp_path)
     proc.kill()
@@ -100,6 +106,7 @@ def test_auto_resume_reads_last_checkpoint(tmp_path):
     assert resolve_auto_resume(str(tmp_path)) == str(tmp_path / 'epoch_1.pth')
 
 
+@pytest.mark.survived
 def test_auto_resume_in_a_copied_work_dir_stays_in_the_copy(tmp_path):
     original = tmp_path / 'a'
     original.mkdir()
@@ -113,6 +120,7 @@ def test_auto_resume_in_a_copied_work_dir_stays_in_the_copy(tmp_path):
     assert 'outside the work dir' in lines[0]
 
 
+@pytest.mark.clear_error
 def test_auto_resume_refuses_a_foreign_last_checkpoint(tmp_path):
     (tmp_path / 'run').mkdir()
     (tmp_path / 'run' / 'last_checkpoint').write_text('/elsewhere/e_3.pth')
@@ -121,6 +129,7 @@ def test_auto_resume_refuses_a_foreign_last_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize('record', [None, '', 'gone'])
+@pytest.mark.survived
 def test_auto_resume_without_a_usable_record_takes_the_newest(tmp_path,
                                                               record):
     for e in (2, 9, 10):
@@ -162,6 +171,7 @@ def test_resume_checkpoint_of_the_same_model(tmp_path):
     ('no state_dict', 'holds no state_dict'),
     ('not a dict', 'holds no state_dict'),
 ])
+@pytest.mark.clear_error
 def test_resume_checkpoint_that_does_not_fit(case, message):
     model = Distiller()
     student = model.student.state_dict()
@@ -194,6 +204,7 @@ class _Runner:
 
 
 @pytest.mark.parametrize('local_copy', [False, True])
+@pytest.mark.survived
 def test_best_checkpoint_outside_the_work_dir_is_never_deleted(
         tmp_path, local_copy):
     from mmengine.hooks import CheckpointHook
@@ -214,6 +225,7 @@ def test_best_checkpoint_outside_the_work_dir_is_never_deleted(
     assert foreign.read_bytes() == b'keep me'
 
 
+@pytest.mark.clear_error
 def test_lock_is_taken_before_anything_is_built(tmp_path, tool):
     from tests.test_reliability.tool_call import assert_one_error
     proc = _holder(tmp_path)
