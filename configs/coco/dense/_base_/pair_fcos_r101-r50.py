@@ -14,4 +14,8 @@ model = dict(
     student='{{fileDirname}}/../fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
     teacher='mmdet::fcos/fcos_r101-caffe_fpn_gn-head-1x_coco.py',
     teacher_ckpt='checkpoints/coco/fcos_r101-caffe_fpn_gn-head-1x_coco.pth')
-custom_hooks = [dict(type='nd_mmdet.ClassCentersHook', max_iters=200)]
+# ReseedPerEpochHook: exact resume (seed + epoch per epoch).
+custom_hooks = [
+    dict(type='nd_mmdet.ClassCentersHook', max_iters=200),
+    dict(type='nd_mmdet.ReseedPerEpochHook'),
+]

@@ -13,4 +13,8 @@ model = dict(
     student='{{fileDirname}}/../retinanet/retinanet_r50_fpn_1x_coco.py',
     teacher='mmdet::retinanet/retinanet_r101_fpn_1x_coco.py',
     teacher_ckpt='checkpoints/coco/retinanet_r101_fpn_1x_coco.pth')
-custom_hooks = [dict(type='nd_mmdet.ClassCentersHook', max_iters=200)]
+# ReseedPerEpochHook: exact resume (seed + epoch per epoch).
+custom_hooks = [
+    dict(type='nd_mmdet.ClassCentersHook', max_iters=200),
+    dict(type='nd_mmdet.ReseedPerEpochHook'),
+]

@@ -13,6 +13,8 @@ model = dict(
     student='{{fileDirname}}/../rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
     teacher='mmdet::rtmdet/rtmdet_s_8xb32-300e_coco.py',
     teacher_ckpt='checkpoints/coco/rtmdet_s_8xb32-300e_coco.pth')
+# ReseedPerEpochHook: exact resume (seed + epoch per epoch).
 custom_hooks = _base_.custom_hooks + [
-    dict(type='nd_mmdet.ClassCentersHook', max_iters=200)
+    dict(type='nd_mmdet.ClassCentersHook', max_iters=200),
+    dict(type='nd_mmdet.ReseedPerEpochHook'),
 ]

@@ -5,4 +5,8 @@
 # iterations, as in the Faster R-CNN ND configs.
 _base_ = ['../pkd/pkd_retinanet_x101-r50_2x_coco.py']
 model = dict(distill_losses=dict(loss_nd=dict(type='NDLoss', loss_weight=1.0)))
-custom_hooks = [dict(type='nd_mmdet.ClassCentersHook', max_iters=200)]
+# ReseedPerEpochHook: exact resume (seed + epoch per epoch).
+custom_hooks = [
+    dict(type='nd_mmdet.ClassCentersHook', max_iters=200),
+    dict(type='nd_mmdet.ReseedPerEpochHook'),
+]

@@ -26,6 +26,8 @@ model = dict(
     distill_losses=dict(
         loss_cwd=dict(
             type='CWDLoss', tau=1.0, loss_weight=1.0, normalize=True)))
+# ReseedPerEpochHook: exact resume (seed + epoch per epoch).
 custom_hooks = _base_.custom_hooks + [
-    dict(type='nd_mmdet.DistillLossStopHook', stop_epoch=280)
+    dict(type='nd_mmdet.DistillLossStopHook', stop_epoch=280),
+    dict(type='nd_mmdet.ReseedPerEpochHook'),
 ]
