@@ -123,8 +123,13 @@ def check_coco_json(path, key='ann_file', image_dir=None):
 # dropped, background only) or dies deep inside mmengine.
 
 #: Keys whose sub-trees hold a ``num_classes`` that is not the dataset's
-#: (the RPN is class-agnostic: ``num_classes=1``).
-_OTHER_NUM_CLASSES = ('rpn_head', 'train_cfg', 'test_cfg')
+#: (the RPN is class-agnostic: ``num_classes=1``; HTC / SCNet's semantic
+#: head has COCO-stuff's 183).
+_OTHER_NUM_CLASSES = ('rpn_head', 'semantic_head', 'train_cfg', 'test_cfg')
+
+#: MMDetection datasets whose class list is not the heads' (panoptic: things
+#: and stuff; video / MOT: every MOT class, one detected), by name.
+_NOT_ONE_HEAD_CLASS_PER_CLASS = ('CocoPanopticDataset', 'BaseVideoDataset')
 
 #: Share of the usable boxes that may extend past their image by more than
 #: a pixel before the boxes are taken for ``[x1, y1, x2, y2]`` (COCO's is
@@ -208,7 +213,8 @@ def check_dataset_contents(cfg, loaders, parsed=None):
     for loader, key, ds in _leaf_datasets(cfg, loaders):
         cls = _dataset_class(ds, cfg)
         classes, source = _dataset_classes(ds, key, cls)
-        if classes is None:
+        if classes is None or _mmdet_subclass(
+                cls, *_NOT_ONE_HEAD_CLASS_PER_CLASS):
             continue
         for model_key, num in models:
             if num != len(classes):
@@ -216,7 +222,8 @@ def check_dataset_contents(cfg, loaders, parsed=None):
                     f'{model_key}={num} but {source} has '
                     f'{_count(len(classes), "class")}')
         ann = _joined(ds.get('data_root'), ds.get('ann_file'))
-        if not _is_coco(cls) or not isinstance(ann, str) or \
+        if not _mmdet_subclass(cls, 'CocoDataset') or \
+                not isinstance(ann, str) or \
                 not ann.endswith('.json'):
             continue
         data = (parsed or {}).get(ann)
@@ -278,11 +285,13 @@ def _names(classes):
     return tuple(classes)
 
 
-def _is_coco(cls):
+def _mmdet_subclass(cls, *names):
+    """``cls`` derives from one of the named classes of mmdet.datasets."""
     if cls is None:
         return False
-    from mmdet.datasets import CocoDataset
-    return issubclass(cls, CocoDataset)
+    import mmdet.datasets
+    return any(issubclass(cls, getattr(mmdet.datasets, name))
+               for name in names)
 
 
 def _count(n, noun, plural=None):
@@ -298,7 +307,9 @@ def model_num_classes(cfg):
     skipped where its head does not run: not built
     (``build_teacher=False``, tools/test.py evaluating the student) or a
     ``NeckDistiller`` (backbone and neck only; its head follows its
-    checkpoint)."""
+    checkpoint). A text-prompted detector (one with a ``language_model``:
+    GLIP, Grounding DINO) is skipped: its ``num_classes`` is a budget of
+    text tokens, not the dataset's classes."""
     from .model_spec import load_model_config
     model = cfg.get('model')
     if not isinstance(model, dict):
@@ -317,6 +328,8 @@ def model_num_classes(cfg):
 
 def _walk_num_classes(node, key):
     if isinstance(node, dict):
+        if 'language_model' in node:
+            return
         for name, value in node.items():
             if name in _OTHER_NUM_CLASSES:
                 continue

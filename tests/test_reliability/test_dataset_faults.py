@@ -407,6 +407,30 @@ def test_teacher_whose_head_does_not_run_is_not_compared(coco, model):
         preflight_of(det_cfg(coco, model=model))
 
 
+NOT_DATASET_CLASSES = {
+    'HTC semantic head (COCO-stuff 183)': dict(
+        type='HybridTaskCascade', rpn_head=dict(num_classes=1),
+        roi_head=dict(bbox_head=[dict(num_classes=3)],
+                      semantic_head=dict(num_classes=183))),
+    'text-prompted detector (token budget)': dict(
+        type='GroundingDINO', language_model=dict(type='BertModel'),
+        bbox_head=dict(num_classes=256)),
+}
+
+
+@pytest.mark.parametrize('fault', NOT_DATASET_CLASSES)
+def test_num_classes_that_are_not_the_datasets_pass(coco, fault):
+    assert preflight_of(det_cfg(coco, model=NOT_DATASET_CLASSES[fault])) \
+        == []
+
+
+def test_panoptic_dataset_is_not_compared(coco):
+    """Things + stuff (133 on COCO) against 80 thing heads: skipped."""
+    cfg = det_cfg(coco, model=head(80), classes=None)
+    cfg.train_dataloader.dataset.type = 'CocoPanopticDataset'
+    assert check_dataset_contents(cfg, TRAIN) == []
+
+
 def test_large_json_skips_parsing_but_not_num_classes(coco, monkeypatch):
     """Above MAX_PREFLIGHT_JSON_BYTES the json is not parsed (a misspelled
     class passes the preflight) but num_classes is still compared."""
