@@ -231,6 +231,7 @@ def check_dataset_contents(cfg, loaders, parsed=None):
             data = check_coco_json(ann, key)
         if data is None:
             continue
+        check_coco_ids(data, ann)
         warnings += check_class_names(data, classes, ann, source)
         if loader == 'train_dataloader':
             warnings += check_training_boxes(data, classes, ann)
@@ -341,6 +342,32 @@ def _walk_num_classes(node, key):
     elif isinstance(node, (list, tuple)):
         for i, value in enumerate(node):
             yield from _walk_num_classes(value, f'{key}[{i}]')
+
+
+def check_coco_ids(data, path):
+    """Image and annotation ids are unique and every annotation's
+    ``category_id`` is a category of the json. pycocotools keeps one image
+    of a repeated id, and drops an annotation of an unknown category without
+    a word (0-based ``category_id`` against 1-based categories drops one
+    class and shifts the others)."""
+    for what, items in (('image', data['images']),
+                        ('annotation', data['annotations'])):
+        ids = Counter(x.get('id') for x in items if isinstance(x, dict))
+        twice = [i for i, n in ids.items() if n > 1]
+        if twice:
+            raise PreflightError(
+                f'{path}: {_count(len(twice), what + " id", what + " ids")}'
+                f' used more than once, e.g. {twice[:3]}')
+    known = {c.get('id') for c in data['categories'] if isinstance(c, dict)}
+    unknown = Counter(a.get('category_id') for a in data['annotations']
+                      if isinstance(a, dict)
+                      and a.get('category_id') not in known)
+    if unknown:
+        raise PreflightError(
+            f'{path}: {sum(unknown.values())} annotations have a '
+            f'category_id that no category has: '
+            f'{sorted(unknown, key=str)[:5]} (the category ids: '
+            f'{sorted(known, key=str)[:10]}); are they 0-based?')
 
 
 def check_class_names(data, classes, path, source):

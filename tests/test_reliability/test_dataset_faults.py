@@ -147,6 +147,34 @@ def test_val_set_checked_by_test_tool(coco):
         preflight_of(cfg, ('test_dataloader', ))
 
 
+def zero_based_category_ids(data):
+    ids = [c['id'] for c in data['categories']]
+    for ann in data['annotations']:
+        ann['category_id'] = ids.index(ann['category_id'])
+
+
+ID_FAULTS = {
+    '0-based category ids against the categories\' own': (
+        zero_based_category_ids,
+        r"train\.json: \d+ annotations have a category_id that no category "
+        r"has: \[0, 1\] \(the category ids: \[2, 5, 9\]\); are they "
+        r"0-based\?"),
+    'two images with one id': (
+        lambda d: d['images'][1].update(id=d['images'][0]['id']),
+        r'train\.json: 1 image id used more than once, e\.g\. \[1\]'),
+    'two annotations with one id': (
+        lambda d: d['annotations'][1].update(id=1),
+        r'train\.json: 1 annotation id used more than once'),
+}
+
+
+@pytest.mark.parametrize('fault', ID_FAULTS)
+def test_coco_id_fault(coco, tmp_path, fault):
+    edit, match = ID_FAULTS[fault]
+    with pytest.raises(PreflightError, match=match):
+        preflight_of(det_cfg(coco, ann=write_json(coco, tmp_path, edit)))
+
+
 # --- config classes vs the models' num_classes -----------------------------
 
 def write_model_config(tmp_path, num_classes):
