@@ -43,13 +43,11 @@ turned off with an environment variable.
    run's checkpoint directory (when a file of that name is there) or drops
    it, so nothing outside the run's own directory is ever removed.
 """
-import glob
-import importlib.util
 import logging
 import os
 import os.path as osp
-import sys
 
+import nd_mmdet_startup
 import torch
 
 logger = logging.getLogger('nd_mmdet')
@@ -57,66 +55,26 @@ logger = logging.getLogger('nd_mmdet')
 #: Names of the workarounds applied in this process.
 APPLIED = []
 
-_TORCHVISION_SCHEMAS = (
-    'nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor',
-    'qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor',
-)
-# Kept alive for the life of the process: dropping a torch.library.Library
-# removes the schemas it defined.
-_torchvision_library = None
-
-
-def _torchvision_native_lib():
-    """Path of torchvision's ``_C`` extension, or None if not installed."""
-    spec = importlib.util.find_spec('torchvision')
-    if spec is None or spec.origin is None:
-        return None
-    found = glob.glob(osp.join(osp.dirname(spec.origin), '_C*.so')) + \
-        glob.glob(osp.join(osp.dirname(spec.origin), '_C*.pyd'))
-    return found[0] if found else None
-
-
-def _has_torchvision_op(name):
-    try:
-        getattr(torch.ops.torchvision, name)
-        return True
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def make_torchvision_importable():
     """Declare torchvision's ``nms``/``qnms`` schemas if its ops cannot load.
 
-    Must run before the first ``import torchvision``. Returns True when the
-    shim was applied in this call, False when it was not needed or disabled.
+    Must run before the first ``import torchvision``. The logic lives in
+    ``nd_mmdet_startup``, whose start-up hook also runs it before the first
+    ``import torchvision`` of any process (without importing nd_mmdet).
+    Returns True when the shim was applied in this call, False when it was
+    not needed, disabled or applied before; :data:`APPLIED` lists it when it
+    is in effect in this process.
     """
-    global _torchvision_library
-    if os.environ.get('ND_MMDET_NO_TORCHVISION_SHIM') == '1':
-        return False
-    if 'torchvision' in sys.modules or _torchvision_library is not None:
-        return False
-    lib_path = _torchvision_native_lib()
-    if lib_path is None:
-        return False
-    try:
-        torch.ops.load_library(lib_path)
-        return False  # torchvision's own ops work: nothing to do.
-    except (OSError, RuntimeError):
-        pass
-    missing = [s for s in _TORCHVISION_SCHEMAS
-               if not _has_torchvision_op(s.split('(')[0])]
-    if not missing:
-        return False
-    _torchvision_library = torch.library.Library('torchvision', 'FRAGMENT')
-    for schema in missing:
-        _torchvision_library.define(schema)
-    APPLIED.append('torchvision-schema-shim')
-    logger.info(
-        'nd_mmdet.compat: torchvision native ops cannot load with this torch '
-        'build; declared schemas %s so torchvision imports (set '
-        'ND_MMDET_NO_TORCHVISION_SHIM=1 to disable).',
-        [s.split('(')[0] for s in missing])
-    return True
+    declared = nd_mmdet_startup.make_torchvision_importable()
+    if nd_mmdet_startup.torchvision_shim_applied() and \
+            'torchvision-schema-shim' not in APPLIED:
+        APPLIED.append('torchvision-schema-shim')
+        logger.info(
+            'nd_mmdet.compat: torchvision native ops cannot load with this '
+            'torch build; declared schemas %s so torchvision imports (set '
+            'ND_MMDET_NO_TORCHVISION_SHIM=1 to disable).',
+            declared or ['nms', 'qnms'])
+    return bool(declared)
 
 
 def prepare_cpu_distributed(cfg):

@@ -46,7 +46,8 @@ fi
 
 # The stamp: a digest of everything that decides what is installed.
 stamp_key() {
-  cat scripts/install.sh requirements/*.txt setup.py | sha256sum | cut -d' ' -f1
+  cat scripts/install.sh requirements/*.txt setup.py nd_mmdet_startup.pth | \
+    sha256sum | cut -d' ' -f1
 }
 KEY="$(stamp_key)"
 STAMP="$VENV/.nd_mmdet_install_stamp"
@@ -119,11 +120,21 @@ if ! "$VPY" -c "import mmcv.ops" >/dev/null 2>&1; then
   "${PIP[@]}" install -q "$WHEEL"
 fi
 
-# 5. nd_mmdet itself, editable.
+# 5. nd_mmdet itself, editable (setup.py links nd_mmdet/.mim/{configs,tools}
+# to the repository's folders), and its start-up .pth: MMDetection's and
+# MMPretrain's own tools and mim then work without importing nd_mmdet
+# (nd_mmdet_startup.py; ND_MMDET_NO_STARTUP=1 turns it off). A wheel ships
+# the .pth itself; an editable install does not, so it is copied here.
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e .
+SITE="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+cp nd_mmdet_startup.pth "$SITE/nd_mmdet_startup.pth"
+"${PIP[@]}" check
 
 "$VPY" - <<'EOF'
+import sys
 import torch
+import torchvision  # the start-up hook, without nd_mmdet
+assert 'nd_mmdet' not in sys.modules, 'nd_mmdet_startup imported nd_mmdet'
 import nd_mmdet, mmcv, mmcv.ops, mmdet, mmengine, mmpretrain
 print(f'[install] ok: nd_mmdet {nd_mmdet.__version__}, torch {torch.__version__}, '
       f'mmengine {mmengine.__version__}, mmcv {mmcv.__version__}, '

@@ -1,0 +1,132 @@
+"""The project's .venv as scripts/install.sh leaves it: ``pip check`` is
+clean, and processes that never import nd_mmdet (MMDetection's and
+MMPretrain's own tools, mim) import torchvision, resolve ``nd_mmdet::``
+configs, print no log noise and evaluate an exported student with
+MMDetection's own tools/test.py."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import textwrap
+
+import mmdet
+
+from tests.test_e2e.test_detection_e2e import export_student
+from tests.test_tools.test_export_plain import distiller_checkpoint
+from tests.tiny_coco import write_tiny_coco
+from tests.tools_runner import REPO
+
+KDPP_CIFAR = 'cifar100/kd++/kd++_resnet56-resnet20_cifar100.py'
+#: A config without custom_imports (get_config imports those).
+SCHEDULE = '_base_/schedules/cifar100_bs128_240e.py'
+DENSE_KDPP = 'configs/demo/dense/kd++_retinanet_r18w32-r18w8_fmnist-det-1k.py'
+
+#: Appended to a script run by :func:`run_python`: the nd_mmdet modules
+#: the process imported, on the last line.
+REPORT_ND_MMDET = """
+import sys as _sys
+print('nd_mmdet modules:', sorted(
+    m for m in _sys.modules
+    if m == 'nd_mmdet' or m.startswith('nd_mmdet.')))
+"""
+
+
+def run_python(script, cwd, *args, timeout=300):
+    """Run ``script`` with this interpreter in ``cwd`` (not the repository:
+    the repository's nd_mmdet must not be on sys.path by accident); return
+    (output, the nd_mmdet modules it imported)."""
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.run(
+        [sys.executable, '-c', script + REPORT_ND_MMDET, *map(str, args)],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith('nd_mmdet modules:'), proc.stdout[-4000:]
+    return proc.stdout, last.split(':', 1)[1].strip()
+
+
+def test_pip_check_is_clean():
+    proc = subprocess.run([sys.executable, '-m', 'pip', 'check'],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout
+    assert 'No broken requirements found' in proc.stdout
+
+
+def test_stack_works_without_importing_nd_mmdet(tmp_path):
+    user_cfg = tmp_path / 'user_cfg.py'
+    user_cfg.write_text(f"_base_ = 'nd_mmdet::{KDPP_CIFAR}'\n"
+                        "model = dict(teacher_ckpt='teacher.pth')\n")
+    script = textwrap.dedent(f"""
+        import torchvision
+        from mmengine.config import Config
+        from mmengine.hub import get_config
+        cfg = Config.fromfile('user_cfg.py', import_custom_modules=False)
+        print('loss_nd:', cfg.model.distill_losses.loss_nd.type)
+        print('teacher_ckpt:', cfg.model.teacher_ckpt)
+        hub = get_config('nd_mmdet::{SCHEDULE}')
+        print('hub:', hub.filename)
+        import mmdet.datasets, mmdet.evaluation, mmpretrain.datasets
+        """)
+    out, nd_modules = run_python(script, tmp_path)
+    assert nd_modules == '[]'
+    assert 'loss_nd: nd_mmdet.NDLoss' in out
+    assert 'teacher_ckpt: teacher.pth' in out
+    hub_file = out.split('hub: ')[1].splitlines()[0]
+    assert hub_file.endswith(osp.join('nd_mmdet', '.mim', 'configs',
+                                      SCHEDULE))
+    assert osp.samefile(hub_file, osp.join(REPO, 'configs', SCHEDULE))
+    # neither MMDetection's nor MMPretrain's import-time noise
+    assert 'Could not import OneDL' not in out
+    assert 'faster_coco_eval' not in out
+
+
+def test_mmdet_own_test_tool_evaluates_an_exported_student(tmp_path):
+    """Distiller checkpoint -> tools/export_student.py --save-config ->
+    MMDetection's shipped tools/test.py, in a process without nd_mmdet."""
+    distiller_checkpoint(DENSE_KDPP, tmp_path / 'distiller.pth')
+    export_student(osp.join(REPO, DENSE_KDPP), tmp_path / 'distiller.pth',
+                   tmp_path / 'student.pth', '--save-config',
+                   tmp_path / 'student.py')
+    assert 'nd_mmdet' not in (tmp_path / 'student.py').read_text()
+
+    # tiny COCO scenes under the plain config's ten class names
+    from mmengine.config import Config
+    classes = Config.fromfile(
+        str(tmp_path / 'student.py')).test_dataloader.dataset.metainfo[
+            'classes']
+    data = write_tiny_coco(str(tmp_path / 'coco'), num_train=1, num_val=4)
+    ann_file = osp.join(data['root'], data['val_ann'])
+    with open(ann_file) as f:
+        coco = json.load(f)
+    coco['categories'] = [dict(id=i + 1, name=name)
+                          for i, name in enumerate(classes)]
+    with open(ann_file, 'w') as f:
+        json.dump(coco, f)
+
+    test_py = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
+                       'test.py')
+    script = textwrap.dedent("""
+        import runpy, sys
+        sys.argv = sys.argv[1:]
+        try:
+            runpy.run_path(sys.argv[0], run_name='__main__')
+        except SystemExit as e:
+            assert not e.code, e.code
+        """)
+    out, nd_modules = run_python(
+        script, tmp_path, test_py, tmp_path / 'student.py',
+        tmp_path / 'student.pth', '--work-dir', tmp_path / 'work',
+        '--cfg-options', f'test_dataloader.dataset.data_root={data["root"]}',
+        f'test_dataloader.dataset.ann_file={data["val_ann"]}',
+        'test_dataloader.dataset.data_prefix.img=val2017/',
+        'test_dataloader.batch_size=2', f'test_evaluator.ann_file={ann_file}',
+        'model.test_cfg.score_thr=0.0')
+    assert nd_modules == '[]'
+    # the untrained student's score (near 0) is not the point: the tool ran
+    # the whole evaluation, COCO metric included
+    assert 'coco/bbox_mAP:' in out
+    assert 'Could not import OneDL' not in out
+    assert 'faster_coco_eval' not in out

@@ -1,0 +1,120 @@
+"""nd_mmdet_startup in this process: the finder runs each hook once at the
+right moment and steps aside; each hook does what it says and nothing
+else."""
+import logging
+import os.path as osp
+import sys
+import types
+
+import mmengine.config.utils as config_utils
+import mmengine.logging
+import pytest
+
+import nd_mmdet_startup as startup
+
+
+def write_module(folder, name, body='VALUE = 1\n'):
+    with open(osp.join(folder, f'{name}.py'), 'w') as f:
+        f.write(body)
+
+
+@pytest.fixture
+def probe_modules(tmp_path, monkeypatch):
+    """Two importable modules of a fresh name each; removed afterwards."""
+    names = ('nd_startup_probe_before', 'nd_startup_probe_around')
+    for name in names:
+        write_module(str(tmp_path), name)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield names
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+def test_finder_runs_each_hook_once_then_steps_aside(probe_modules):
+    before_name, around_name = probe_modules
+    calls = []
+
+    def before():
+        calls.append(('before', before_name in sys.modules))
+
+    def around(module, run):
+        calls.append(('enter', hasattr(module, 'VALUE')))
+        run()
+        calls.append(('exit', module.VALUE))
+
+    finder = startup.StartupFinder({before_name: before},
+                                   {around_name: around})
+    sys.meta_path.insert(0, finder)
+    try:
+        module = __import__(around_name)
+        assert calls == [('enter', False), ('exit', 1)]
+        # the module's own loader again (reloads, introspection)
+        assert not isinstance(module.__loader__, startup._HookedLoader)
+        assert module.__spec__.loader is module.__loader__
+        assert finder in sys.meta_path  # one hook left
+        __import__(before_name)
+        assert calls[2:] == [('before', False)]
+        assert finder not in sys.meta_path
+    finally:
+        if finder in sys.meta_path:
+            sys.meta_path.remove(finder)
+
+
+def test_finder_leaves_other_modules_alone(probe_modules):
+    finder = startup.StartupFinder({'not_imported_here': lambda: None}, {})
+    assert finder.find_spec(probe_modules[0]) is None
+    assert list(finder.before_find) == ['not_imported_here']
+
+
+def test_config_package_accepts_nd_mmdet_paths_only():
+    startup.register_config_package()
+    wrapped = config_utils._get_package_and_cfg_path
+    startup.register_config_package()  # idempotent: no second wrapper
+    assert config_utils._get_package_and_cfg_path is wrapped
+    assert wrapped('nd_mmdet::cifar100/kd++/a.py') == ('nd_mmdet',
+                                                       'cifar100/kd++/a.py')
+    assert wrapped('mmdet::retinanet/r.py') == ('mmdet', 'retinanet/r.py')
+    with pytest.raises(AssertionError, match='unknown_pkg'):
+        wrapped('unknown_pkg::a/b.py')
+    # not in MODULE2PACKAGE: mmengine's registries would then call
+    # nd_mmdet.utils.register_all_modules, which nd_mmdet does not have
+    assert 'nd_mmdet' not in config_utils.MODULE2PACKAGE
+    import mmengine.config.config as config_module
+    import mmengine.hub.hub as hub_module
+    assert config_module._get_package_and_cfg_path is wrapped
+    assert hub_module._get_package_and_cfg_path is wrapped
+
+
+def test_print_log_keeps_debug_messages_out_of_stdout(capsys):
+    original = mmengine.logging.print_log
+    module = types.ModuleType('some.datasets')
+    def run():
+        from mmengine.logging import print_log
+        print_log('hidden at debug', level=logging.DEBUG)
+        print_log('shown at info', level=logging.INFO)
+
+    startup._print_log_at_its_level(module, run)
+    assert mmengine.logging.print_log is original
+    out = capsys.readouterr().out
+    assert 'hidden at debug' not in out and 'shown at info' in out
+
+
+def test_mim_installed_path_falls_back_to_the_package_folder(tmp_path):
+    guesses = {'json': str(tmp_path / '__pycache__'),
+               'checkout': str(tmp_path)}
+    (tmp_path / 'tools').mkdir()
+    utils = types.SimpleNamespace(
+        get_installed_path=lambda package: guesses[package],
+        package2module=lambda package: package)
+    startup._fix_mim_installed_path(utils)
+    import json
+    assert utils.get_installed_path('json') == osp.dirname(json.__file__)
+    # a guess where mim finds tools/ (a source checkout) is kept
+    assert utils.get_installed_path('checkout') == str(tmp_path)
+
+
+def test_install_is_off_with_the_environment_variable(monkeypatch):
+    monkeypatch.setenv('ND_MMDET_NO_STARTUP', '1')
+    before = list(sys.meta_path)
+    assert startup.install() is None
+    assert sys.meta_path == before
