@@ -189,9 +189,10 @@ def check_dataset_contents(cfg, loaders, parsed=None):
       a distiller, see :func:`model_num_classes`) equals the number of
       classes;
     - for a CocoDataset json (``parsed[path]``, else read here unless above
-      :data:`MAX_PREFLIGHT_JSON_BYTES`): each class is the name of exactly
-      one category, and the classes follow the json's category order
-      (CocoDataset numbers the labels in the json's order);
+      :data:`MAX_PREFLIGHT_JSON_BYTES`): unique image / annotation ids,
+      known category ids (:func:`check_coco_ids`); each class is the name
+      of exactly one category, and the classes follow the json's category
+      order (CocoDataset numbers the labels in the json's order);
     - for ``train_dataloader``: at least one box that
       ``CocoDataset.parse_data_info`` keeps (inside its image,
       ``w >= 1``, ``h >= 1``, ``area > 0``, not crowd / ignore).
@@ -287,12 +288,11 @@ def _names(classes):
 
 
 def _mmdet_subclass(cls, *names):
-    """``cls`` derives from one of the named classes of mmdet.datasets."""
-    if cls is None:
-        return False
-    import mmdet.datasets
-    return any(issubclass(cls, getattr(mmdet.datasets, name))
-               for name in names)
+    """``cls`` derives from one of the named classes of mmdet (looked up in
+    its bases: no mmdet import for a classification run)."""
+    return cls is not None and any(
+        base.__name__ in names and base.__module__.startswith('mmdet.')
+        for base in cls.__mro__)
 
 
 def _count(n, noun, plural=None):
