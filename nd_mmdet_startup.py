@@ -12,12 +12,11 @@ imported, and the finder removes itself once every hook has run.
   native ops cannot load with the CPU torch (``import torchvision`` dies with
   ``operator torchvision::nms does not exist`` otherwise). Turned off by
   ``ND_MMDET_NO_TORCHVISION_SHIM=1``; nothing is done where the ops load.
-- ``mmengine.config.utils`` (after it runs): :func:`register_config_package`
+- ``mmengine.config.config`` (after it runs): :func:`register_config_package`
   makes mmengine accept the package ``nd_mmdet`` beside the hard-coded
-  ones of its ``MODULE2PACKAGE``, so
-  ``_base_ = 'nd_mmdet::cifar100/...py'`` and
-  ``mmengine.hub.get_config('nd_mmdet::...')`` resolve to the configs shipped
-  in ``nd_mmdet/.mim/configs``.
+  ones of its ``MODULE2PACKAGE``, so ``_base_ = 'nd_mmdet::cifar100/...py'``
+  and ``mmengine.hub.get_config('nd_mmdet::...')`` load the configs shipped
+  in ``nd_mmdet/.mim/configs`` (as the files they are: no scope stamp).
 - ``mmdet.datasets``, ``mmdet.datasets.transforms`` and
   ``mmpretrain.datasets`` (while they run): a ``print_log(msg, logger=None,
   level=DEBUG)`` goes to Python logging at its level instead of ``print``.
@@ -109,21 +108,29 @@ def torchvision_shim_applied():
     return _torchvision_library is not None
 
 
-def register_config_package(utils=None):
-    """Let mmengine resolve ``nd_mmdet::<path>`` to the config shipped in
-    ``nd_mmdet/.mim/configs/<path>`` (``utils``: the
-    ``mmengine.config.utils`` module, imported when None).
+def register_config_package(config=None):
+    """Let mmengine load ``nd_mmdet::<path>`` as the config shipped in
+    ``nd_mmdet/.mim/configs/<path>`` (``config``: the
+    ``mmengine.config.config`` module, imported when None).
 
-    mmengine accepts only the packages of its hard-coded ``MODULE2PACKAGE``.
-    Adding ``nd_mmdet`` there would also make every ``nd_mmdet`` registry
-    without import locations call ``nd_mmdet.utils.register_all_modules``
-    (the OpenMMLab convention nd_mmdet does not follow), so instead the
-    function that maps ``package::path`` is wrapped to accept ``nd_mmdet``;
-    mmengine's config and hub modules, if already imported, get the wrapper
-    too (they import the function by name).
+    - mmengine accepts only the packages of its hard-coded
+      ``MODULE2PACKAGE``. Adding ``nd_mmdet`` there would also make every
+      ``nd_mmdet`` registry without import locations call
+      ``nd_mmdet.utils.register_all_modules`` (an OpenMMLab convention
+      nd_mmdet does not follow), so the function that maps ``package::path``
+      is wrapped to accept ``nd_mmdet``, in mmengine's config utils and in
+      the config and hub modules that import it by name.
+    - mmengine stamps ``_scope_=<package>`` on every top-level typed dict of
+      a ``package::`` base. nd_mmdet's configs mix scopes (a default scope
+      ``mmpretrain`` / ``mmdet``, nd_mmdet types named ``nd_mmdet.X``), so a
+      stamped ``nd_mmdet`` scope would look up e.g. MMPretrain's
+      ``UniversalVisualizer`` in nd_mmdet's registries. ``nd_mmdet::``
+      bases are therefore read as the files they name (no stamp), exactly
+      as ``_base_ = '<path to the file>'`` would be.
     """
-    if utils is None:
-        import mmengine.config.utils as utils
+    if config is None:
+        import mmengine.config.config as config
+    import mmengine.config.utils as utils
     original = utils._get_package_and_cfg_path
     if getattr(original, 'nd_mmdet', False):
         return
@@ -136,11 +143,18 @@ def register_config_package(utils=None):
 
     _get_package_and_cfg_path.__doc__ = original.__doc__
     _get_package_and_cfg_path.nd_mmdet = True
-    for name in ('mmengine.config.utils', 'mmengine.config.config',
-                 'mmengine.hub.hub'):
-        module = utils if name == utils.__name__ else sys.modules.get(name)
+    for module in (utils, config, sys.modules.get('mmengine.hub.hub')):
         if getattr(module, '_get_package_and_cfg_path', None) is original:
             module._get_package_and_cfg_path = _get_package_and_cfg_path
+
+    get_cfg_path = config.Config._get_cfg_path
+
+    def _get_cfg_path(cfg_path, filename):
+        path, scope = get_cfg_path(cfg_path, filename)
+        return path, None if scope == PACKAGE else scope
+
+    _get_cfg_path.__doc__ = get_cfg_path.__doc__
+    config.Config._get_cfg_path = staticmethod(_get_cfg_path)
 
 
 def _print_log_at_its_level(module, run):
@@ -268,7 +282,7 @@ AROUND_EXEC = {
 #: Hooks run once the module has run: name -> callable(module); run at
 #: once by :func:`install` for a module imported before it.
 AFTER_EXEC = {
-    'mmengine.config.utils': register_config_package,
+    'mmengine.config.config': register_config_package,
     'mim.utils.utils': _fix_mim_installed_path,
 }
 

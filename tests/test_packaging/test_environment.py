@@ -4,18 +4,18 @@ MMPretrain's own tools, mim) import torchvision, resolve ``nd_mmdet::``
 configs, print no log noise and evaluate an exported student with
 MMDetection's own tools/test.py."""
 import json
-import os
 import os.path as osp
-import subprocess
 import sys
 import textwrap
 
 import mmdet
+import mmpretrain
 
 from tests.test_e2e.test_detection_e2e import export_student
+from tests.test_packaging.runner import run
 from tests.test_tools.test_export_plain import distiller_checkpoint
 from tests.tiny_coco import write_tiny_coco
-from tests.tools_runner import REPO
+from tests.tools_runner import REPO, cifar_options
 
 KDPP_CIFAR = 'cifar100/kd++/kd++_resnet56-resnet20_cifar100.py'
 #: A config without custom_imports (get_config imports those).
@@ -32,27 +32,19 @@ print('nd_mmdet modules:', sorted(
 """
 
 
-def run_python(script, cwd, *args, timeout=300):
+def run_python(script, cwd, *args):
     """Run ``script`` with this interpreter in ``cwd`` (not the repository:
     the repository's nd_mmdet must not be on sys.path by accident); return
     (output, the nd_mmdet modules it imported)."""
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    proc = subprocess.run(
-        [sys.executable, '-c', script + REPORT_ND_MMDET, *map(str, args)],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, timeout=timeout)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    last = proc.stdout.strip().splitlines()[-1]
-    assert last.startswith('nd_mmdet modules:'), proc.stdout[-4000:]
-    return proc.stdout, last.split(':', 1)[1].strip()
+    out = run([sys.executable, '-c', script + REPORT_ND_MMDET, *args], cwd)
+    last = out.strip().splitlines()[-1]
+    assert last.startswith('nd_mmdet modules:'), out[-4000:]
+    return out, last.split(':', 1)[1].strip()
 
 
-def test_pip_check_is_clean():
-    proc = subprocess.run([sys.executable, '-m', 'pip', 'check'],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout
-    assert 'No broken requirements found' in proc.stdout
+def test_pip_check_is_clean(tmp_path):
+    out = run([sys.executable, '-m', 'pip', 'check'], tmp_path)
+    assert 'No broken requirements found' in out
 
 
 def test_stack_works_without_importing_nd_mmdet(tmp_path):
@@ -130,3 +122,21 @@ def test_mmdet_own_test_tool_evaluates_an_exported_student(tmp_path):
     assert 'coco/bbox_mAP:' in out
     assert 'Could not import OneDL' not in out
     assert 'faster_coco_eval' not in out
+
+
+def test_mmpretrain_own_train_tool_trains_an_nd_mmdet_config(
+        tmp_path, tiny_cifar_root, tiny_cifar_teacher):
+    """MMPretrain's shipped tools/train.py on a user config whose _base_ is
+    ``nd_mmdet::`` KD++ (nd_mmdet comes in through the config's
+    custom_imports, after the config is parsed)."""
+    user_cfg = tmp_path / 'user_cfg.py'
+    user_cfg.write_text(f"_base_ = 'nd_mmdet::{KDPP_CIFAR}'\n")
+    train_py = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
+                        'train.py')
+    log = run([sys.executable, train_py, user_cfg,
+               '--work-dir', tmp_path / 'work',
+               *cifar_options(tiny_cifar_root),
+               f'model.teacher_ckpt={tiny_cifar_teacher}'], tmp_path)
+    assert 'loss_nd:' in log and 'class centres: ' in log
+    assert osp.isfile(tmp_path / 'work' / 'epoch_1.pth')
+    assert 'Could not import OneDL' not in log

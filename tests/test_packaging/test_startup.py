@@ -67,10 +67,16 @@ def test_finder_leaves_other_modules_alone(probe_modules):
 
 
 def test_config_package_accepts_nd_mmdet_paths_only():
+    import mmengine.config.config as config_module
+    import mmengine.hub.hub as hub_module
     startup.register_config_package()
     wrapped = config_utils._get_package_and_cfg_path
+    get_cfg_path = config_module.Config._get_cfg_path
     startup.register_config_package()  # idempotent: no second wrapper
     assert config_utils._get_package_and_cfg_path is wrapped
+    assert config_module.Config._get_cfg_path is get_cfg_path
+    assert config_module._get_package_and_cfg_path is wrapped
+    assert hub_module._get_package_and_cfg_path is wrapped
     assert wrapped('nd_mmdet::cifar100/kd++/a.py') == ('nd_mmdet',
                                                        'cifar100/kd++/a.py')
     assert wrapped('mmdet::retinanet/r.py') == ('mmdet', 'retinanet/r.py')
@@ -79,10 +85,18 @@ def test_config_package_accepts_nd_mmdet_paths_only():
     # not in MODULE2PACKAGE: mmengine's registries would then call
     # nd_mmdet.utils.register_all_modules, which nd_mmdet does not have
     assert 'nd_mmdet' not in config_utils.MODULE2PACKAGE
-    import mmengine.config.config as config_module
-    import mmengine.hub.hub as hub_module
-    assert config_module._get_package_and_cfg_path is wrapped
-    assert hub_module._get_package_and_cfg_path is wrapped
+
+
+def test_nd_mmdet_bases_are_read_without_a_scope_stamp():
+    from mmengine.config import Config
+    startup.register_config_package()
+    name = 'cifar100/kd++/kd++_resnet56-resnet20_cifar100.py'
+    path, scope = Config._get_cfg_path('nd_mmdet::' + name, 'user.py')
+    assert scope is None
+    assert path.endswith(osp.join('nd_mmdet', '.mim', 'configs', name))
+    mmdet_path, mmdet_scope = Config._get_cfg_path(
+        'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', 'user.py')
+    assert mmdet_scope == 'mmdet' and osp.isfile(mmdet_path)
 
 
 def test_print_log_keeps_debug_messages_out_of_stdout(capsys):

@@ -2,11 +2,10 @@
 the model index in nd_mmdet/.mim, the start-up module and .pth, the
 declared requirements) and, installed into a fresh venv that sees the
 stack but not the repository's editable nd_mmdet, ``mim train nd_mmdet``
-on one of its shipped configs."""
+on a user config whose ``_base_`` is one of its shipped configs."""
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
 import sysconfig
 import zipfile
@@ -14,11 +13,12 @@ import zipfile
 import pytest
 from packaging.requirements import Requirement
 
+from tests.test_packaging.runner import run
 from tests.tools_runner import REPO, cifar_options
 
-KDPP_NAME = 'kd++_resnet56-resnet20_cifar100.py'
+KDPP = 'cifar100/kd++/kd++_resnet56-resnet20_cifar100.py'
 SHIPPED = (
-    'nd_mmdet/.mim/configs/cifar100/kd++/' + KDPP_NAME,
+    'nd_mmdet/.mim/configs/' + KDPP,
     'nd_mmdet/.mim/configs/_base_/models/cifar100/resnet20.py',
     'nd_mmdet/.mim/tools/train.py',
     'nd_mmdet/.mim/tools/test.py',
@@ -27,15 +27,6 @@ SHIPPED = (
     'nd_mmdet_startup.py',
     'nd_mmdet_startup.pth',
 )
-
-
-def run(cmd, cwd, timeout=300):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=timeout)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return proc.stdout
 
 
 def checkout_copy(dst):
@@ -105,13 +96,21 @@ def test_mim_trains_a_shipped_config_from_the_installed_wheel(
         f.write(sysconfig.get_paths()['purelib'] + '\n')
     run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
          '--target', site, wheel], tmp_path)
-    log = run([python, '-m', 'mim', 'train', 'nd_mmdet', KDPP_NAME,
+    user_cfg = tmp_path / 'user_cfg.py'
+    user_cfg.write_text(f"_base_ = 'nd_mmdet::{KDPP}'\n")
+    log = run([python, '-m', 'mim', 'train', 'nd_mmdet', user_cfg,
                '--work-dir', tmp_path / 'work',
                *cifar_options(tiny_cifar_root),
                f'model.teacher_ckpt={tiny_cifar_teacher}'], tmp_path)
     shipped = osp.join(site, 'nd_mmdet', '.mim')
-    assert f'{shipped}/tools/train.py ' in log
-    assert f'{shipped}/configs/cifar100/kd++/{KDPP_NAME}' in log
+    assert f'{shipped}/tools/train.py {user_cfg} ' in log
     assert 'loss_nd:' in log and 'Training finished successfully' in log
     assert osp.isfile(tmp_path / 'work' / 'epoch_1.pth')
     assert 'Could not import OneDL' not in log
+    # that venv's nd_mmdet and nd_mmdet:: configs are the wheel's
+    where = run([python, '-c', 'import nd_mmdet; print(nd_mmdet.__file__); '
+                 'from mmengine.config import Config; '
+                 f'print(Config._get_cfg_path("nd_mmdet::{KDPP}", "")[0])'],
+                tmp_path).split()
+    assert where == [osp.join(site, 'nd_mmdet', '__init__.py'),
+                     osp.join(shipped, 'configs', KDPP)]
