@@ -25,11 +25,12 @@ imported, and the finder removes itself once every hook has run.
   placeholder), but mmengine's ``print_log`` prints every message when
   ``logger`` is None, whatever its level.
 - ``mim.utils.utils`` (after it runs): ``get_installed_path`` returns the
-  package's folder when its guess has neither ``.mim/`` nor ``tools/``.
-  onedl-mim takes the folder of the first entry of ``RECORD``, which pip
-  sorts: for nd_mmdet that is ``__pycache__/`` or ``nd_mmdet-<v>.dist-info/``
-  (both sort before ``nd_mmdet/``), so ``mim train nd_mmdet`` would look for
-  its tools in the wrong folder.
+  folder of the package's module when it has ``.mim/`` (as MMDetection's,
+  MMPretrain's and nd_mmdet's have). onedl-mim guesses the folder of the
+  first entry of ``RECORD``, which pip sorts: for nd_mmdet that is
+  ``__pycache__/`` or ``nd_mmdet-<v>.dist-info/`` (both sort before
+  ``nd_mmdet/``), and for an editable install the whole checkout, where
+  mim finds a config name several times (``configs/``, ``work_dirs/``).
 
 ``ND_MMDET_NO_STARTUP=1`` turns the whole start-up off (``import nd_mmdet``
 still applies the torchvision fix and registers the config package).
@@ -180,21 +181,21 @@ def _print_log_at_its_level(module, run):
 
 
 def _fix_mim_installed_path(utils):
-    """Make onedl-mim's ``get_installed_path`` fall back to the folder of
-    the package's module when its guess holds neither ``.mim/`` nor
-    ``tools/`` (where mim looks for the tools and configs)."""
+    """Make onedl-mim's ``get_installed_path`` return the folder of the
+    package's module when that folder has ``.mim/`` (tools, configs)."""
     original = utils.get_installed_path
 
     def get_installed_path(package):
         path = original(package)
-        if osp.isdir(osp.join(path, '.mim')) or \
-                osp.isdir(osp.join(path, 'tools')):
-            return path
         import importlib.util
-        spec = importlib.util.find_spec(utils.package2module(package))
+        try:
+            spec = importlib.util.find_spec(utils.package2module(package))
+        except (ImportError, ValueError):
+            return path
         if spec is None or spec.origin is None:
             return path
-        return osp.dirname(spec.origin)
+        folder = osp.dirname(spec.origin)
+        return folder if osp.isdir(osp.join(folder, '.mim')) else path
 
     get_installed_path.__doc__ = original.__doc__
     utils.get_installed_path = get_installed_path

@@ -113,18 +113,20 @@ def test_print_log_keeps_debug_messages_out_of_stdout(capsys):
     assert 'hidden at debug' not in out and 'shown at info' in out
 
 
-def test_mim_installed_path_falls_back_to_the_package_folder(tmp_path):
-    guesses = {'json': str(tmp_path / '__pycache__'),
-               'checkout': str(tmp_path)}
-    (tmp_path / 'tools').mkdir()
+def test_mim_installed_path_is_the_package_folder_with_mim(
+        tmp_path, monkeypatch):
+    package = tmp_path / 'nd_startup_probe_pkg'
+    (package / '.mim').mkdir(parents=True)
+    (package / '__init__.py').write_text('')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    guess = str(tmp_path / '__pycache__')
     utils = types.SimpleNamespace(
-        get_installed_path=lambda package: guesses[package],
-        package2module=lambda package: package)
+        get_installed_path=lambda name: guess,
+        package2module=lambda name: name)
     startup._fix_mim_installed_path(utils)
-    import json
-    assert utils.get_installed_path('json') == osp.dirname(json.__file__)
-    # a guess where mim finds tools/ (a source checkout) is kept
-    assert utils.get_installed_path('checkout') == str(tmp_path)
+    assert utils.get_installed_path('nd_startup_probe_pkg') == str(package)
+    # a module without .mim keeps mim's own answer
+    assert utils.get_installed_path('json') == guess
 
 
 def test_install_is_off_with_the_environment_variable(monkeypatch):
