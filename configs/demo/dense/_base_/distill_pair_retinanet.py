@@ -12,13 +12,7 @@ model = dict(
     teacher='{{fileDirname}}/../../../_base_/models/demo_dense/'
     'retinanet_r18w32_fmnist_det.py',
     teacher_ckpt='work_dirs/demo_dense/teacher/iter_1500.pth')
-# ReseedPerEpochHook: in this iteration-based loop it reseeds once, when
-# training starts (after the class-centre pre-pass, so the training stream
-# does not depend on whether the centres were computed or loaded).
-custom_hooks = [
-    dict(type='nd_mmdet.ClassCentersHook'),
-    dict(type='nd_mmdet.ReseedPerEpochHook'),
-]
+custom_hooks = [dict(type='nd_mmdet.ClassCentersHook')]
 # The projector of the runs with ND (`{{_base_.student_embed_projector}}`).
 student_embed_projector = dict(
     type='EmbeddingProjector', in_channels=64, out_channels=128)

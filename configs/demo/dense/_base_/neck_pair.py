@@ -14,6 +14,3 @@ model = dict(
             out_channels=64,
             num_levels=2)),
     distill_losses=dict(loss_pkd=dict(type='PKDLoss', loss_weight=6.0)))
-# ReseedPerEpochHook: in this iteration-based loop it reseeds once, when
-# training starts.
-custom_hooks = [dict(type='nd_mmdet.ReseedPerEpochHook')]

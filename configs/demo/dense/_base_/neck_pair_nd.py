@@ -10,10 +10,4 @@ model = dict(
         student_embed=dict(
             type='EmbeddingProjector', in_channels=32, out_channels=64)),
     distill_losses=dict(loss_nd=dict(type='NDLoss', loss_weight=1.0)))
-# ReseedPerEpochHook: in this iteration-based loop it reseeds once, when
-# training starts (after the class-centre pre-pass, so the training stream
-# does not depend on whether the centres were computed or loaded).
-custom_hooks = [
-    dict(type='nd_mmdet.ClassCentersHook'),
-    dict(type='nd_mmdet.ReseedPerEpochHook'),
-]
+custom_hooks = [dict(type='nd_mmdet.ClassCentersHook')]
