@@ -13,6 +13,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from nd_mmdet.datasets.fashion_mnist_scenes import write_coco_scenes
+from nd_mmdet.registry import MODELS
 from nd_mmdet.utils import build_model_from_spec
 from tests.tools_runner import REPO
 
@@ -68,7 +69,7 @@ def check_widths(detector, width):
 
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))
-def test_config_builds_from_scratch_with_its_classes(name):
+def test_config_builds_from_scratch_with_its_classes(name, tmp_path):
     cfg = Config.fromfile(osp.join(FOLDER, name))
     assert len(cfg.classes) == 10
     assert cfg.train_dataloader.dataset.metainfo.classes == cfg.classes
@@ -83,6 +84,13 @@ def test_config_builds_from_scratch_with_its_classes(name):
         model = build_model_from_spec(det.to_dict())
         assert model.roi_head.bbox_head.num_classes == 10
         check_widths(model, widths[side])
+        if side == 'teacher' and cfg.model.type == 'TwoStageDistiller':
+            cfg.model.teacher_ckpt = str(tmp_path / 'teacher.pth')
+            torch.save(model.state_dict(), cfg.model.teacher_ckpt)
+    if cfg.model.type == 'TwoStageDistiller':
+        distiller = MODELS.build(cfg.model)
+        # K = 10 classes + background, the teacher's 256-d box feature
+        assert distiller.expected_centers_shape() == (11, 256)
 
 
 def test_distillers_share_the_student_setup():
