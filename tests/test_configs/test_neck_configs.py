@@ -73,7 +73,8 @@ def test_pkd_pairs(pair):
     assert plus.model.distill_losses.to_dict() == dict(
         losses['pkd'], loss_nd=ND)
     assert plus.model.strides == strides and 'connectors' not in plus.model
-    assert plus.custom_hooks == [CENTRES_HOOK]
+    assert plus.custom_hooks == [CENTRES_HOOK,
+                                 dict(type='nd_mmdet.ReseedPerEpochHook')]
 
 
 @pytest.mark.parametrize('pair', sorted(RTMDET))
@@ -91,7 +92,8 @@ def test_rtmdet_recipe(pair):
         type='CWDLoss', tau=1.0, loss_weight=1.0, normalize=True))
     hooks = [h['type'] for h in cfg.custom_hooks]
     assert hooks == ['EMAHook', 'PipelineSwitchHook',
-                     'nd_mmdet.DistillLossStopHook']
+                     'nd_mmdet.DistillLossStopHook',
+                     'nd_mmdet.ReseedPerEpochHook']
     assert cfg.custom_hooks[2].stop_epoch == 280 == \
         cfg.custom_hooks[1].switch_epoch
     assert cfg.train_cfg.max_epochs == 300
