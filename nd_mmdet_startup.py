@@ -49,6 +49,8 @@ _TORCHVISION_SCHEMAS = (
 # Kept alive for the life of the process: dropping a torch.library.Library
 # removes the schemas it defined.
 _torchvision_library = None
+# Whether install() has run in this process.
+_installed = False
 
 
 def _torchvision_native_lib():
@@ -184,6 +186,8 @@ def _fix_mim_installed_path(utils):
     """Make onedl-mim's ``get_installed_path`` return the folder of the
     package's module when that folder has ``.mim/`` (tools, configs)."""
     original = utils.get_installed_path
+    if getattr(original, 'nd_mmdet', False):
+        return
 
     def get_installed_path(package):
         path = original(package)
@@ -198,6 +202,7 @@ def _fix_mim_installed_path(utils):
         return folder if osp.isdir(osp.join(folder, '.mim')) else path
 
     get_installed_path.__doc__ = original.__doc__
+    get_installed_path.nd_mmdet = True
     utils.get_installed_path = get_installed_path
 
 
@@ -293,9 +298,10 @@ def install():
     ``ND_MMDET_NO_STARTUP=1`` turns it off). Modules already imported get
     their hook at once where it can still apply. Returns the finder, or None
     when turned off or already installed."""
-    if os.environ.get('ND_MMDET_NO_STARTUP') == '1' or any(
-            isinstance(f, StartupFinder) for f in sys.meta_path):
+    global _installed
+    if os.environ.get('ND_MMDET_NO_STARTUP') == '1' or _installed:
         return None
+    _installed = True
     before = {n: h for n, h in BEFORE_FIND.items() if n not in sys.modules}
     around = {n: h for n, h in AROUND_EXEC.items() if n not in sys.modules}
     for name, function in AFTER_EXEC.items():

@@ -124,6 +124,9 @@ def test_mim_installed_path_is_the_package_folder_with_mim(
         get_installed_path=lambda name: guess,
         package2module=lambda name: name)
     startup._fix_mim_installed_path(utils)
+    fixed = utils.get_installed_path
+    startup._fix_mim_installed_path(utils)  # idempotent
+    assert utils.get_installed_path is fixed
     assert utils.get_installed_path('nd_startup_probe_pkg') == str(package)
     # a module without .mim keeps mim's own answer
     assert utils.get_installed_path('json') == guess
@@ -131,6 +134,14 @@ def test_mim_installed_path_is_the_package_folder_with_mim(
 
 def test_install_is_off_with_the_environment_variable(monkeypatch):
     monkeypatch.setenv('ND_MMDET_NO_STARTUP', '1')
+    before = list(sys.meta_path)
+    assert startup.install() is None
+    assert sys.meta_path == before
+
+
+def test_install_runs_once_per_process():
+    # the .pth ran it at start-up (or `import nd_mmdet` did)
+    assert startup._installed
     before = list(sys.meta_path)
     assert startup.install() is None
     assert sys.meta_path == before
