@@ -2,7 +2,8 @@
 the model index in nd_mmdet/.mim, the start-up module and .pth, the
 declared requirements) and, installed into a fresh venv that sees the
 stack but not the repository's editable nd_mmdet, ``mim train nd_mmdet``
-on a user config whose ``_base_`` is one of its shipped configs."""
+and ``mim test nd_mmdet`` on a user config whose ``_base_`` is one of its
+shipped configs."""
 import os
 import os.path as osp
 import shutil
@@ -83,7 +84,7 @@ def test_wheel_ships_configs_tools_startup_and_requirements(wheel):
     assert not {'torch', 'torchvision'} & {r.name for r in declared}
 
 
-def test_mim_trains_a_shipped_config_from_the_installed_wheel(
+def test_mim_trains_and_tests_a_shipped_config_from_the_installed_wheel(
         wheel, tmp_path, tiny_cifar_root, tiny_cifar_teacher):
     # A venv that sees the stack through a path line; .pth files of the
     # stack's site-packages (the editable nd_mmdet) are not processed.
@@ -107,6 +108,11 @@ def test_mim_trains_a_shipped_config_from_the_installed_wheel(
     assert 'loss_nd:' in log and 'Training finished successfully' in log
     assert osp.isfile(tmp_path / 'work' / 'epoch_1.pth')
     assert 'Could not import OneDL' not in log
+    log = run([python, '-m', 'mim', 'test', 'nd_mmdet', user_cfg,
+               '--checkpoint', tmp_path / 'work' / 'epoch_1.pth',
+               *cifar_options(tiny_cifar_root)], tmp_path)
+    assert f'{shipped}/tools/test.py {user_cfg} ' in log
+    assert 'Epoch(test)' in log and 'accuracy/top1:' in log
     # that venv's nd_mmdet and nd_mmdet:: configs are the wheel's
     where = run([python, '-c', 'import nd_mmdet; print(nd_mmdet.__file__); '
                  'from mmengine.config import Config; '
