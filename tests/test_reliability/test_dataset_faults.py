@@ -168,12 +168,6 @@ ID_FAULTS = {
 }
 
 
-@pytest.mark.parametrize('fault', ID_FAULTS)
-def test_coco_id_fault(coco, tmp_path, fault):
-    edit, match = ID_FAULTS[fault]
-    with pytest.raises(PreflightError, match=match):
-        preflight_of(det_cfg(coco, ann=write_json(coco, tmp_path, edit)))
-
 
 # --- config classes vs the models' num_classes -----------------------------
 
@@ -371,9 +365,13 @@ BOX_FAULTS = {
 }
 
 
-@pytest.mark.parametrize('fault', BOX_FAULTS)
-def test_training_box_fault(coco, tmp_path, fault):
-    edit, match = BOX_FAULTS[fault]
+JSON_FAULTS = {**ID_FAULTS, **BOX_FAULTS}
+
+
+@pytest.mark.parametrize('fault', JSON_FAULTS)
+def test_json_fault(coco, tmp_path, fault):
+    """Ids (any loader) and training boxes of an edited train json."""
+    edit, match = JSON_FAULTS[fault]
     with pytest.raises(PreflightError, match=match):
         preflight_of(det_cfg(coco, ann=write_json(coco, tmp_path, edit)))
 
