@@ -125,6 +125,7 @@ NAME_FAULTS = {
 }
 
 
+@pytest.mark.clear_error
 @pytest.mark.parametrize('fault', NAME_FAULTS)
 def test_class_name_fault(coco, tmp_path, fault):
     args, match = NAME_FAULTS[fault]
@@ -135,6 +136,7 @@ def test_class_name_fault(coco, tmp_path, fault):
         preflight_of(det_cfg(coco, ann=ann, **{'model': head(3), **args}))
 
 
+@pytest.mark.clear_error
 def test_val_set_checked_by_test_tool(coco):
     """tools/test.py checks its test_dataloader the same way."""
     cfg = det_cfg(coco, model=head(3), train_dataloader=None,
@@ -212,6 +214,7 @@ NUM_CLASSES_FAULTS = {
 }
 
 
+@pytest.mark.clear_error
 @pytest.mark.parametrize('fault', NUM_CLASSES_FAULTS)
 def test_num_classes_fault(coco, fault):
     model, match = NUM_CLASSES_FAULTS[fault]
@@ -219,6 +222,7 @@ def test_num_classes_fault(coco, fault):
         preflight_of(det_cfg(coco, model=model))
 
 
+@pytest.mark.clear_error
 def test_student_config_path_with_wrong_num_classes(coco, tmp_path):
     path = write_model_config(tmp_path, 20)
     cfg = det_cfg(coco, model=distiller(student=path, teacher=head(3)))
@@ -227,6 +231,7 @@ def test_student_config_path_with_wrong_num_classes(coco, tmp_path):
         preflight_of(cfg)
 
 
+@pytest.mark.clear_error
 @pytest.mark.parametrize('wrap', ['RepeatDataset', 'ConcatDataset'])
 def test_wrapped_dataset_names_the_inner_key(coco, wrap):
     inner = dataset(coco, classes=('red_box', ))
@@ -272,6 +277,7 @@ CLASSIFICATION_FAULTS = {
 }
 
 
+@pytest.mark.clear_error
 @pytest.mark.parametrize('fault', CLASSIFICATION_FAULTS)
 def test_classification_num_classes_fault(fault):
     cfg, match = CLASSIFICATION_FAULTS[fault]
@@ -279,6 +285,7 @@ def test_classification_num_classes_fault(fault):
         check_dataset_contents(cfg, TRAIN)
 
 
+@pytest.mark.clear_error
 def test_classes_file_of_mmpretrain(tmp_path):
     names = tmp_path / 'classes.txt'
     names.write_text('cat\ndog\n')
@@ -368,6 +375,7 @@ BOX_FAULTS = {
 JSON_FAULTS = {**ID_FAULTS, **BOX_FAULTS}
 
 
+@pytest.mark.clear_error
 @pytest.mark.parametrize('fault', JSON_FAULTS)
 def test_json_fault(coco, tmp_path, fault):
     """Ids (any loader) and training boxes of an edited train json."""
@@ -376,6 +384,7 @@ def test_json_fault(coco, tmp_path, fault):
         preflight_of(det_cfg(coco, ann=write_json(coco, tmp_path, edit)))
 
 
+@pytest.mark.clear_error
 def test_subset_class_without_annotations(coco, tmp_path):
     """Training on 'blue_box' alone, from a json that has none."""
     ann = write_json(coco, tmp_path, lambda d: d.update(annotations=[
@@ -395,6 +404,7 @@ def test_valid_dataset_passes_without_warnings(coco):
     assert preflight_of(cfg, loaders) == []
 
 
+@pytest.mark.survived
 def test_subset_of_classes_is_a_warning(coco, capsys):
     """Listing fewer classes than the json has is MMDetection's way to train
     on a subset: allowed, with the ignored annotations counted."""
@@ -409,6 +419,7 @@ def test_subset_of_classes_is_a_warning(coco, capsys):
     assert capsys.readouterr().err == f'warning: {found[0]}\n'
 
 
+@pytest.mark.survived
 def test_class_without_usable_box_is_a_warning(coco, tmp_path):
     """Another class still trains; the empty one is named (its ND class
     centre would be empty)."""
@@ -420,6 +431,7 @@ def test_class_without_usable_box_is_a_warning(coco, tmp_path):
                      'centre would be empty']
 
 
+@pytest.mark.survived
 @pytest.mark.parametrize('model', [
     distiller(teacher=head(80), build_teacher=False),
     dict(type='nd_mmdet.NeckDistiller', student=head(3), teacher=head(80)),
@@ -444,12 +456,14 @@ NOT_DATASET_CLASSES = {
 }
 
 
+@pytest.mark.survived
 @pytest.mark.parametrize('fault', NOT_DATASET_CLASSES)
 def test_num_classes_that_are_not_the_datasets_pass(coco, fault):
     assert preflight_of(det_cfg(coco, model=NOT_DATASET_CLASSES[fault])) \
         == []
 
 
+@pytest.mark.survived
 def test_panoptic_dataset_is_not_compared(coco):
     """Things + stuff (133 on COCO) against 80 thing heads: skipped."""
     cfg = det_cfg(coco, model=head(80), classes=None)
@@ -457,6 +471,7 @@ def test_panoptic_dataset_is_not_compared(coco):
     assert check_dataset_contents(cfg, TRAIN) == []
 
 
+@pytest.mark.survived
 def test_large_json_skips_parsing_but_not_num_classes(coco, monkeypatch):
     """Above MAX_PREFLIGHT_JSON_BYTES the json is not parsed (a misspelled
     class passes the preflight) but num_classes is still compared."""
@@ -498,6 +513,7 @@ def error_line(proc):
     return lines[0]
 
 
+@pytest.mark.clear_error
 def test_train_tool_stops_on_misspelled_class(coco, tmp_path):
     classes = '[red_box,green_elipse,blue_box]'
     proc = train_tool(
@@ -511,6 +527,7 @@ def test_train_tool_stops_on_misspelled_class(coco, tmp_path):
     assert not list(tmp_path.rglob('*.log'))  # no Runner: no log file
 
 
+@pytest.mark.clear_error
 def test_train_tool_stops_on_num_classes(coco, tmp_path):
     """The tiny data's 3 classes given, the head left at COCO's 80."""
     classes = '[red_box,green_ellipse,blue_box]'

@@ -53,6 +53,7 @@ def fault_id(fault):
 
 @pytest.mark.parametrize('loss,arg,value,rule', FAULTS,
                          ids=map(fault_id, FAULTS))
+@pytest.mark.clear_error
 def test_loss_refuses_bad_argument(loss, arg, value, rule):
     with pytest.raises(ValueError) as err:
         loss(**{arg: value})
@@ -67,6 +68,7 @@ def distiller_cfg(**losses):
 
 @pytest.mark.parametrize('loss,arg,value,rule', FAULTS[::4],
                          ids=map(fault_id, FAULTS[::4]))
+@pytest.mark.clear_error
 def test_preflight_names_the_loss_key(loss, arg, value, rule):
     cfg = distiller_cfg(loss_nd=dict(type='NDLoss'),
                         loss_x=dict(type=f'nd_mmdet.{loss.__name__}',
@@ -78,6 +80,7 @@ def test_preflight_names_the_loss_key(loss, arg, value, rule):
         f'must be a finite number {rule}, got {value!r}')
 
 
+@pytest.mark.clear_error
 def test_preflight_names_a_misspelled_argument():
     cfg = distiller_cfg(loss_kd=dict(type='KDLoss', temprature=4.0))
     with pytest.raises(PreflightError, match=r"model\.distill_losses\."
@@ -86,6 +89,7 @@ def test_preflight_names_a_misspelled_argument():
         check_distill_losses(cfg)
 
 
+@pytest.mark.survived
 def test_zero_weights_are_accepted():
     """0 switches a loss off (the warm-up hook starts there): allowed, and
     the loss is then exactly 0."""
@@ -99,6 +103,7 @@ def test_zero_weights_are_accepted():
         assert loss(loss_weight=0.0).loss_weight == 0.0
 
 
+@pytest.mark.survived
 def test_valid_losses_and_unknown_types_pass_the_preflight():
     """Defaults build; a type that is not one of ours is left to the
     distiller (which lists close names)."""
@@ -108,6 +113,7 @@ def test_valid_losses_and_unknown_types_pass_the_preflight():
     check_distill_losses(cfg)
 
 
+@pytest.mark.clear_error
 def test_train_tool_stops_on_negative_weight(tiny_cifar_root, tmp_path):
     proc = run_tool(
         'train.py', KDPP_CFG,
