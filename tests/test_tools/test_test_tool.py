@@ -108,6 +108,7 @@ def test_distiller_checkpoint_evaluates_the_student(det, capsys):
     assert 'plain student weights' not in out
 
 
+@pytest.mark.survived
 def test_plain_student_checkpoint_on_distiller_config(det, capsys):
     code, out, err = run_test_tool(capsys, det['distiller_cfg'],
                                    det['student'], '--work-dir',
@@ -118,6 +119,7 @@ def test_plain_student_checkpoint_on_distiller_config(det, capsys):
     assert 0 <= last_metrics(out + err, 'coco/bbox_mAP') <= 1
 
 
+@pytest.mark.clear_error
 def test_teacher_checkpoint_on_distiller_config_names_teacher_flag(
         det, capsys, tmp_path):
     line = error_line(capsys, det['distiller_cfg'], det['teacher'])
@@ -130,6 +132,7 @@ def test_teacher_checkpoint_on_distiller_config_names_teacher_flag(
     assert f'checkpoint {copy} looks like a teacher checkpoint' in line
 
 
+@pytest.mark.clear_error
 def test_distiller_checkpoint_on_plain_config_is_refused(det, capsys):
     line = error_line(capsys, det['student_cfg'], det['distiller'])
     assert f'checkpoint {det["distiller"]} is a distiller checkpoint' in line
@@ -138,12 +141,14 @@ def test_distiller_checkpoint_on_plain_config_is_refused(det, capsys):
 
 
 @pytest.mark.parametrize('name', ['empty', 'truncated'])
+@pytest.mark.clear_error
 def test_unreadable_checkpoint_is_refused(det, capsys, name):
     line = error_line(capsys, det['distiller_cfg'], det[name])
     assert f'checkpoint {det[name]} ' in line
     assert 'cannot be read' in line or 'is empty (0 bytes)' in line
 
 
+@pytest.mark.clear_error
 def test_mismatching_checkpoints_are_refused(det, capsys, tmp_path):
     sd = torch.load(det['distiller'], weights_only=True)['state_dict']
     dropped = sorted(sd)[0]
