@@ -39,14 +39,6 @@ custom_hooks = {hooks}
                 teacher=tmp / 'teacher' / 'iter_2.pth')
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.clear_error
 @pytest.mark.parametrize('damage', ['empty', 'truncated', 'another model'])
 def test_bad_teacher_checkpoint(dense, tool, tmp_path, damage,

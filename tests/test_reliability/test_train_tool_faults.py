@@ -18,14 +18,6 @@ KDPP = 'configs/cifar100/kd++/kd++_resnet56-resnet20_cifar100.py'
 TEACHER_CFG = 'configs/cifar100/classifiers/resnet56_cifar100.py'
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _train(tool, config, work_dir, root, teacher, *extra, epochs=1):
     options = cifar_options(root, epochs=epochs)
     return tool('train.py', config, '--work-dir', work_dir, *extra,
