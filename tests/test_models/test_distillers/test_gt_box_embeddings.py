@@ -175,7 +175,8 @@ def test_nd_at_gt_boxes_values_and_gradient(teacher_ckpt):
 def test_class_centre_prepass_and_file(teacher_ckpt, tmp_path):
     """The pre-pass averages the teacher's box embeddings per class; the
     file records classes, width, counts and the teacher's digest, and is
-    refused for another teacher."""
+    refused (given by the user) or recomputed (the work dir's cache) for
+    another teacher."""
     distiller = build(teacher_ckpt, connectors=copy.deepcopy(PROJECTOR))
     batches = [raw_batch(), raw_batch()]
     path = str(tmp_path / 'class_centers.pth')
@@ -189,9 +190,14 @@ def test_class_centre_prepass_and_file(teacher_ckpt, tmp_path):
     assert saved['teacher_digest'] == distiller.teacher_digest
     other = str(tmp_path / 'other.pth')
     torch.save(dict(state_dict=distiller.teacher.state_dict(), x=1), other)
+    other_distiller = build(other, connectors=copy.deepcopy(PROJECTOR))
+    # given as centers_file: refused; as the work dir's cache: recomputed
     with pytest.raises(ValueError, match='another teacher'):
-        prepare_class_centers(build(other, connectors=copy.deepcopy(
-            PROJECTOR)), batches, None, path)
+        prepare_class_centers(other_distiller, batches, path,
+                              str(tmp_path / 'unused.pth'))
+    prepare_class_centers(other_distiller, batches, None, path)
+    assert torch.load(path, weights_only=True)['teacher_digest'] == \
+        other_distiller.teacher_digest
 
 
 def test_box_nd_build_errors(teacher_ckpt):
