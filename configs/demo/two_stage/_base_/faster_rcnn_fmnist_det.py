@@ -7,13 +7,15 @@
 #                 2-3 read: strides 8 and 16)
 #   neck          FPN in_channels [2w, 4w] -> out_channels 2w, 2 levels
 #   rpn_head      in_channels = feat_channels = 2w
-#   roi extractor out_channels 2w (RoIAlign 7 x 7 on the FPN levels)
+#   roi extractor out_channels 2w (RoIAlign 7 x 7; RoIs below 32 px on the
+#                 stride-8 level, larger ones on stride 16: finest_scale 16)
 #   bbox_head     in_channels 2w; the box feature (fc_out_channels) 8w
 #
 # From scratch means no ImageNet weights (init_cfg=None), no frozen stage
 # (frozen_stages=-1) and BN statistics updated in training
 # (norm_eval=False). num_classes is not set here: every config that uses
-# these models sets it from its data's `classes` (len(classes)).
+# these models sets it from its data's `classes` (len(classes)); left
+# unset, MMDetection's default (80) is refused before training.
 # Other sizes for 1-3 items of 8-40 px per scene: anchors of 16-48 px
 # (scales 2 and 3 at strides 8 and 16), fewer proposals and sampled RoIs
 # than the COCO recipe (128 per image, 25 % foreground).
