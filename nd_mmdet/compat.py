@@ -133,7 +133,7 @@ def _register_cpu_ddp():
 CPUDistributedDataParallel = _register_cpu_ddp()
 
 
-def _atomic_write_bytes(obj, filepath):
+def atomic_write_bytes(obj, filepath):
     """Write ``obj`` to ``filepath`` through a temporary file + rename."""
     import tempfile
     directory = osp.dirname(osp.abspath(filepath))
@@ -160,7 +160,7 @@ def atomic_local_put():
         return False
 
     def put(self, obj, filepath):
-        _atomic_write_bytes(obj, str(filepath))
+        atomic_write_bytes(obj, str(filepath))
 
     put._nd_mmdet_atomic = True
     put.__doc__ = LocalBackend.put.__doc__

@@ -118,7 +118,7 @@ def save_class_centers(path, centers, counts, teacher_digest,
     """
     import io
 
-    from nd_mmdet.compat import _atomic_write_bytes
+    from nd_mmdet.compat import atomic_write_bytes
     buffer = io.BytesIO()
     torch.save(
         dict(
@@ -130,7 +130,7 @@ def save_class_centers(path, centers, counts, teacher_digest,
             teacher_digest=str(teacher_digest),
             dataset=dict(dataset) if dataset else None,
             max_iters=max_iters), buffer)
-    _atomic_write_bytes(buffer.getvalue(), path)
+    atomic_write_bytes(buffer.getvalue(), path)
 
 
 def centers_mismatch(data, num_classes, dim, teacher_digest=None,

@@ -20,6 +20,9 @@ import re
 import socket
 import time
 
+from .safe_load import _strip_prefix
+from .state_dict_match import STUDENT_PREFIX, with_prefix
+
 LOCK_NAME = '.nd_mmdet_train.lock'
 #: Open lock files of this process (kept open = lock held).
 _HELD = {}
@@ -126,13 +129,6 @@ def resolve_auto_resume(work_dir, log=print):
     return found[-1]
 
 
-def _strip(keys, prefix='module.'):
-    keys = set(keys)
-    if keys and all(k.startswith(prefix) for k in keys):
-        return {k[len(prefix):] for k in keys}
-    return keys
-
-
 def check_resume_checkpoint(model, checkpoint, path):
     """``checkpoint`` (loaded from ``path``) can resume training ``model``.
 
@@ -152,12 +148,11 @@ def check_resume_checkpoint(model, checkpoint, path):
             f'--resume: {path} has no training state ({missing_state} '
             'missing): it is a weights-only (e.g. exported) checkpoint; to '
             'start from its weights set load_from instead of resuming')
-    own = set(model.state_dict())
-    saved = _strip(checkpoint['state_dict'])
-    missing = sorted(own - saved)
+    own = model.state_dict()
+    saved = set(_strip_prefix(checkpoint['state_dict'], 'module.'))
+    missing = sorted(set(own) - saved)
     if missing:
-        student = {k[len('student.'):] for k in own
-                   if k.startswith('student.')}
+        student = set(with_prefix(own, STUDENT_PREFIX))
         hint = ('; it holds the student\'s weights without the '
                 'distiller\'s "student." prefix (a plain model checkpoint): '
                 'to start from them set model.student.init_cfg or load_from'
