@@ -25,3 +25,19 @@ def write_tiny_cifar100(root, num_train=64, num_test=32, num_classes=4,
     with open(osp.join(folder, 'meta'), 'wb') as f:
         pickle.dump({'fine_label_names': [f'c{i}' for i in range(100)]}, f)
     return folder
+
+
+def write_tiny_fashion_mnist(root, num_train=120, num_test=40, seed=0):
+    """Write Fashion-MNIST idx files (``train-*`` / ``t10k-*``, gzipped)
+    under ``root``: 28x28 images of the ten classes, class k brighter than
+    class k-1, so a small net can learn them."""
+    from nd_mmdet.datasets.fashion_mnist import write_idx
+    os.makedirs(root, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for prefix, num in (('train', num_train), ('t10k', num_test)):
+        labels = np.arange(num) % 10
+        images = np.clip(labels[:, None, None] * 25 +
+                         rng.integers(0, 40, size=(num, 28, 28)), 0, 255)
+        write_idx(osp.join(root, f'{prefix}-images-idx3-ubyte.gz'), images)
+        write_idx(osp.join(root, f'{prefix}-labels-idx1-ubyte.gz'), labels)
+    return root

@@ -27,7 +27,10 @@ config, CHECKPOINT loaded strictly) and stores the scores in
 same CONFIG and work dir reads that file and prints one ``warning:`` line
 when the student scores above its teacher (``coco/bbox_mAP`` /
 ``accuracy/top1``): a teacher below its student usually means a wrong or
-undertrained teacher checkpoint."""
+undertrained teacher checkpoint.
+
+``--dump-metrics FILE`` also writes the numeric metrics to ``FILE`` as a
+JSON object ``{name: number}`` (what tools/compare.py reads)."""
 import argparse
 import os
 import os.path as osp
@@ -65,6 +68,11 @@ def parse_args():
         '--out',
         type=str,
         help='dump predictions to a pickle file for offline evaluation')
+    parser.add_argument(
+        '--dump-metrics',
+        metavar='JSON',
+        help='also write the metrics ({name: number}) to this JSON file '
+        '(atomically; tools/compare.py reads it)')
     parser.add_argument(
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
@@ -254,6 +262,26 @@ def save_teacher_score(cfg, args, metrics):
     print(f'teacher scores written to {path}')
 
 
+def dump_metrics(metrics, path):
+    """``--dump-metrics``: the numeric metrics as ``{name: number}``
+    (main process; written atomically)."""
+    import json
+
+    from mmengine.dist import is_main_process
+
+    from nd_mmdet.compat import atomic_write_bytes
+    if not is_main_process():
+        return
+    numbers = {}
+    for name, value in (metrics or {}).items():
+        if not isinstance(value, (str, bytes, bool)):
+            try:
+                numbers[name] = float(value)  # also numpy / 1-element torch
+            except (TypeError, ValueError):
+                pass  # e.g. a list of per-class values
+    atomic_write_bytes(json.dumps(numbers, indent=1).encode(), path)
+
+
 def warn_if_above_teacher(cfg, args, metrics):
     """One ``warning:`` line when the student scores above the teacher
     scored by ``--teacher`` for the same config in the same work dir."""
@@ -305,6 +333,8 @@ def main():
             runner.test_evaluator.metrics.append(
                 DumpResults(out_file_path=args.out))
     metrics = runner.test()
+    if args.dump_metrics:
+        dump_metrics(metrics, args.dump_metrics)
     if role == 'teacher':
         save_teacher_score(cfg, args, metrics)
     elif role == 'student':

@@ -8,10 +8,9 @@ import os
 import os.path as osp
 import re
 
-import numpy as np
 import pytest
 
-from nd_mmdet.datasets.fashion_mnist import write_idx
+from tests.tiny_data import write_tiny_fashion_mnist
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -188,16 +187,7 @@ def test_dense_orchestration_and_scenes(tmp_path, monkeypatch):
 @pytest.fixture
 def tiny_fmnist(tmp_path):
     """120 train / 40 test 28x28 images, class k brighter than class k-1."""
-    root = str(tmp_path / 'fmnist')
-    os.makedirs(root)
-    rng = np.random.default_rng(0)
-    for prefix, num in (('train', 120), ('t10k', 40)):
-        labels = np.arange(num) % 10
-        images = np.clip(labels[:, None, None] * 25 +
-                         rng.integers(0, 40, size=(num, 28, 28)), 0, 255)
-        write_idx(osp.join(root, f'{prefix}-images-idx3-ubyte.gz'), images)
-        write_idx(osp.join(root, f'{prefix}-labels-idx1-ubyte.gz'), labels)
-    return root
+    return write_tiny_fashion_mnist(str(tmp_path / 'fmnist'))
 
 
 def test_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch):
