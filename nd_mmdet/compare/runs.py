@@ -96,6 +96,7 @@ def job(run, settings, record):
         record = new_record(run.method, run.seed if run.trains else -1,
                             run.info.path, run.info.digest)
     record.update(run_dir=run.run_dir)
+    os.makedirs(run.run_dir, exist_ok=True)
     train_log = osp.join(run.run_dir, TRAIN_LOG)
     test_log = osp.join(run.run_dir, TEST_LOG)
     if run.trains and not record.get('trained'):
