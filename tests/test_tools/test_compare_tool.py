@@ -1,0 +1,170 @@
+"""tools/compare.py end to end on two tiny Fashion-MNIST classifiers (4
+iterations of batch 16): two configs x two seeds with --jobs 2, Ctrl-C
+after the first finished run, then a rerun that adds a config that cannot
+train and a teacher row; only the missing trainings run again."""
+import glob
+import json
+import os
+import os.path as osp
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+from tests.tiny_data import write_tiny_fashion_mnist
+from tests.tools_runner import REPO, last_metrics
+
+CONFIG = '''_base_ = ['{repo}/configs/demo/resnet8thin_fmnist-2k.py']
+data_root = '{data}'
+train_dataloader = dict(batch_size=16,
+                        dataset=dict(data_root=data_root, subset_size=50))
+test_dataloader = dict(batch_size=40, dataset=dict(data_root=data_root))
+train_cfg = dict(max_iters=4)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=1),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=1, end=4,
+         eta_min=1e-4)]
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=1, max_keep_ckpts=1))
+'''
+
+
+def _records(work_dir):
+    found = {}
+    for path in glob.glob(osp.join(work_dir, '*', 'seed_*',
+                                   'compare_run.json')):
+        with open(path) as f:
+            record = json.load(f)
+        found[(record['method'], record['seed'])] = record
+    return found
+
+
+def _tool(args, cwd, log):
+    return subprocess.Popen(
+        [sys.executable, osp.join(REPO, 'tools', 'compare.py'), *args],
+        cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1'))
+
+
+def test_compare_interrupt_rerun_and_failed_run(tmp_path):
+    data = write_tiny_fashion_mnist(str(tmp_path / 'fmnist'))
+    (tmp_path / 'a.py').write_text(CONFIG.format(repo=REPO, data=data))
+    (tmp_path / 'b.py').write_text(
+        "_base_ = ['./a.py']\noptim_wrapper = dict(optimizer=dict(lr=0.02))"
+        '\n')
+    (tmp_path / 'c.py').write_text(
+        "_base_ = ['./a.py']\ntrain_dataloader = dict(dataset=dict("
+        f"data_root='{tmp_path}/missing'))\n")
+    work = str(tmp_path / 'cmp')
+    args = ['a.py', 'b.py', '--seeds', '0', '1', '--jobs', '2',
+            '--work-dir', work]
+
+    # 1. started, Ctrl-C once the first run is done
+    with open(tmp_path / 'first.log', 'w') as log:
+        proc = _tool(args, tmp_path, log)
+        deadline = time.time() + 300
+        while not any(r['status'] == 'done'
+                      for r in _records(work).values()):
+            assert proc.poll() is None and time.time() < deadline, \
+                (tmp_path / 'first.log').read_text()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 130
+    assert 'interrupted' in (tmp_path / 'first.log').read_text()
+    assert not osp.exists(osp.join(work, 'results.md'))
+    assert not osp.exists(osp.join(work, 'results.json'))
+    before = _records(work)
+    done = {k for k, r in before.items() if r['status'] == 'done'}
+    assert 1 <= len(done) < 4
+    interrupted = {k for k, r in before.items() if r['status'] == 'running'}
+    resumable = {k for k in interrupted if glob.glob(osp.join(
+        work, k[0], f'seed_{k[1]}', 'iter_*.pth'))}
+    stamps = {k: os.stat(osp.join(work, k[0], f'seed_{k[1]}',
+                                  'compare_run.json')).st_mtime_ns
+              for k in done}
+    teacher_ckpt = before[sorted(done)[0]]['checkpoint']
+
+    # 2. rerun with a config that cannot train and a teacher row
+    with open(tmp_path / 'rerun.log', 'w') as log:
+        proc = _tool(['a.py', 'b.py', 'c.py', *args[2:], '--teacher',
+                      'a.py', teacher_ckpt], tmp_path, log)
+        assert proc.wait(600) == 1, (tmp_path / 'rerun.log').read_text()
+    out = (tmp_path / 'rerun.log').read_text()
+    assert 'did not finish: c seed 0, c seed 1' in out
+    after = _records(work)
+    with open(osp.join(work, 'results.json')) as f:
+        results = json.load(f)
+
+    # only the missing runs ran again: the a / b runs not done (those that
+    # had finished training only evaluated), and c twice
+    trained = {k for k, r in before.items() if r['status'] == 'trained'}
+    missing = {(m, s) for m in 'ab' for s in (0, 1)} - done
+    timing = results['timing']
+    assert timing['trainings_started'] == len(missing - trained) + 2
+    assert timing['evaluations_started'] == len(missing) + 1  # + teacher
+    assert timing['reused'] == len(done)
+    runs = {(r['method'], r['seed']): r for r in results['runs']}
+    for key in done:
+        assert runs[key]['this_invocation'] == []
+        assert after[key]['train_starts'] == 1
+        assert os.stat(osp.join(work, key[0], f'seed_{key[1]}',
+                                'compare_run.json')).st_mtime_ns == \
+            stamps[key]
+    for key in missing:
+        assert after[key]['status'] == 'done'
+        if key in trained:
+            assert runs[key]['this_invocation'] == ['test']
+            assert after[key]['train_starts'] == 1
+        else:
+            assert runs[key]['this_invocation'] == ['train', 'test']
+            assert after[key]['train_starts'] == \
+                before.get(key, {}).get('train_starts', 0) + 1
+    for key in resumable:  # continued from the checkpoint it had
+        with open(after[key]['train_log']) as f:
+            assert 'resumed epoch: 0, iter: ' in f.read()
+
+    # the failed config: a row marked failed, its log named
+    for seed in (0, 1):
+        record = after[('c', seed)]
+        assert record['status'] == 'failed' and record['stage'] == 'training'
+        assert 'data_root' in record['error'] and osp.isfile(record['log'])
+
+    # the scores are those tools/test.py logged; the statistics recomputed
+    scores = {}
+    for (method, seed), record in after.items():
+        if method != 'c':
+            with open(record['test_log']) as f:
+                logged = last_metrics(f.read())
+            assert record['score'] == logged
+            scores.setdefault(method, {})[seed] = logged
+    rows = {m['name']: m for m in results['methods']}
+    assert [m['name'] for m in results['methods']] == ['a', 'b', 'c']
+    for method in 'ab':
+        values = [scores[method][0], scores[method][1]]
+        summary = rows[method]['summary']
+        assert summary['mean'] == statistics.fmean(values)
+        assert abs(summary['std'] - statistics.stdev(values)) < 1e-12
+    diffs = [scores['b'][s] - scores['a'][s] for s in (0, 1)]
+    paired = rows['b']['paired']
+    assert paired['wins'] == sum(d > 0 for d in diffs)
+    assert paired['ties'] == sum(d == 0 for d in diffs)
+    assert abs(paired['mean_diff'] - statistics.fmean(diffs)) < 1e-12
+    assert rows['c']['summary'] is None
+    assert results['teacher']['score'] == \
+        after[sorted(done)[0]]['score']  # the same checkpoint
+    assert set(results['versions']) >= {'torch', 'mmengine', 'mmdet',
+                                        'mmpretrain', 'nd_mmdet'}
+    assert results['metric'] == 'accuracy/top1'
+
+    with open(osp.join(work, 'results.md')) as f:
+        table = f.read()
+    a_mean = rows['a']['summary']['mean']
+    assert f'| a (baseline) | {a_mean:.2f} ± ' in table
+    assert '| c | no finished run | — | — | failed, failed |' in table
+    assert '| teacher (1 run) |' in table
+    assert 'c seed 1: error: train_dataloader.dataset.data_root' in table
+    assert table in out  # printed too
+    for name in ('scores.png', 'curves.png'):
+        with open(osp.join(work, name), 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
