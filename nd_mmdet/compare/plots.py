@@ -69,8 +69,10 @@ def plot_scores(results, path):
 
 
 def read_scalars(run_dir):
-    """``{key: {step: value}}`` of a run's training / validation scalars."""
-    series = {}
+    """``{key: {iteration: value}}`` of a run's training / validation
+    scalars. Validation logged by epoch (mmengine's ``step`` = the epoch)
+    is placed at the last iteration of that epoch."""
+    entries = []
     for path in sorted(glob.glob(osp.join(run_dir, '*', 'vis_data',
                                           'scalars.json'))):
         with open(path, encoding='utf-8') as f:
@@ -79,13 +81,23 @@ def read_scalars(run_dir):
                     entry = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a line cut by a kill
-                step = entry.get('step', entry.get('iter'))
-                if not isinstance(step, (int, float)):
-                    continue
-                for key, value in entry.items():
-                    if isinstance(value, (int, float)) and \
-                            key not in ('step', 'iter', 'epoch'):
-                        series.setdefault(key, {})[step] = value
+                if isinstance(entry, dict) and \
+                        isinstance(entry.get('step'), (int, float)):
+                    entries.append(entry)
+    epoch_end = {}
+    for entry in entries:
+        if isinstance(entry.get('epoch'), int):
+            epoch_end[entry['epoch']] = max(
+                epoch_end.get(entry['epoch'], 0), entry['step'])
+    series = {}
+    for entry in entries:
+        step = entry['step']
+        if epoch_end and not any(k.startswith('loss') for k in entry):
+            step = epoch_end.get(step, step)  # a validation by epoch
+        for key, value in entry.items():
+            if isinstance(value, (int, float)) and \
+                    key not in ('step', 'iter', 'epoch'):
+                series.setdefault(key, {})[step] = value
     return series
 
 
@@ -106,29 +118,24 @@ def plot_curves(runs, metric, path):
     methods = list(dict.fromkeys(m for m, _, _ in data))
     colours = plt.get_cmap('tab10')
     for ax, key in zip(axes.flat, keys):
-        for method, seed, scalars in data:
+        labelled = set()
+        for method, _, scalars in data:
             if key not in scalars:
                 continue
             steps = sorted(scalars[key])
-            colour = colours(methods.index(method) % 10)
-            ax.plot(steps, [scalars[key][s] for s in steps], color=colour,
-                    lw=0.9, alpha=0.7, marker='.' if key == metric else None,
-                    label=method if seed == min(
-                        s for m, s, _ in data if m == method) else None)
+            ax.plot(steps, [scalars[key][s] for s in steps],
+                    color=colours(methods.index(method) % 10), lw=0.9,
+                    alpha=0.7, marker='.' if key == metric else None,
+                    label=None if method in labelled else method)
+            labelled.add(method)
         ax.set_title(key, fontsize=9)
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc='best')
+        ax.set_xlabel('iteration', fontsize=8)
+        ax.tick_params(labelbottom=True)
     for ax in axes.flat[len(keys):]:
         ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel('iteration')
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    for ax in axes.flat[1:len(keys)]:
-        more = ax.get_legend_handles_labels()
-        for h, lab in zip(*more):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc='upper right', fontsize=8)
-    fig.suptitle('training curves (one line per seed)', fontsize=10)
+    fig.suptitle('training curves (one line per run: method x seed)',
+                 fontsize=10)
     _save(fig, path)
     return True

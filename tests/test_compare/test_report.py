@@ -1,0 +1,67 @@
+"""nd_mmdet.compare.report: the table of the hand-computed 3 x 5 example
+of test_stats.py (C's seed 3 failed) and a teacher row; COCO metrics in %."""
+import json
+
+from nd_mmdet.compare.configs import ConfigInfo
+from nd_mmdet.compare.report import build_results, markdown, write_results
+from tests.test_compare.test_stats import TABLE
+
+
+def _info(name):
+    return ConfigInfo(path=f'/cfg/{name}.py', digest=name * 8,
+                      metric='accuracy/top1', distiller=name != 'A',
+                      save_best=False, teacher_ckpt=None)
+
+
+def _records(table, scale=1.0):
+    records = {}
+    for method, scores in table.items():
+        for seed in range(5):
+            if seed in scores:
+                records[(method, seed)] = dict(status='done',
+                                               score=scores[seed] / scale)
+            else:
+                records[(method, seed)] = dict(
+                    status='failed', error='error: out of memory',
+                    log=f'/w/{method}/seed_{seed}/compare_train.log')
+    return records
+
+
+def test_table_of_the_hand_computed_example(tmp_path):
+    methods = [(m, _info(m)) for m in 'ABC']
+    teacher = (_info('T'), '/t.pth', dict(status='done', score=20.0,
+                                          metrics={'accuracy/top1': 20.0}))
+    results = build_results(methods, list(range(5)), 'A', 'accuracy/top1',
+                            _records(TABLE), teacher)
+    text = markdown(results)
+    lines = text.splitlines()
+    assert '| method | accuracy/top1 mean ± std | Δ vs A | paired vs A: ' \
+        'wins / n, mean Δ [95 % CI] | per seed (0, 1, 2, 3, 4) |' in lines
+    assert '| A (baseline) | 12.00 ± 1.58 (n=5) | — | — | ' \
+        '10.00, 12.00, 11.00, 13.00, 14.00 |' in lines
+    assert '| B | 14.00 ± 2.83 (n=5) | +2.00 | 4/5 (1 tie), +2.00 ' \
+        '[+0.24, +3.76] | 11.00, 15.00, 11.00, 16.00, 17.00 |' in lines
+    assert '| C | 11.00 ± 1.83 (n=4) | -1.00 | 0/4 (1 tie), -0.75 ' \
+        '[-1.55, +0.05] | 9.00, 12.00, 10.00, failed, 13.00 |' in lines
+    assert '| teacher (1 run) | 20.00 | +8.00 | | 20.00 |' in lines
+    assert '- C seed 3: error: out of memory (log: ' \
+        '`/w/C/seed_3/compare_train.log`)' in lines
+    write_results(str(tmp_path), results, text)
+    with open(tmp_path / 'results.json') as f:
+        saved = json.load(f)
+    assert saved['methods'][2]['paired']['losses'] == 3
+    assert saved['methods'][2]['runs'][3]['status'] == 'failed'
+    assert saved['teacher']['delta'] == 8.0
+    assert (tmp_path / 'results.md').read_text() == text
+
+
+def test_coco_metric_shown_in_percent():
+    table = {'A': {0: 10, 1: 20}, 'B': {0: 30, 1: 20}}
+    results = build_results([(m, _info(m)) for m in 'AB'], [0, 1], 'A',
+                            'coco/bbox_mAP', _records(table, scale=100.0))
+    assert results['methods'][1]['summary']['mean'] == 0.25  # as returned
+    lines = markdown(results).splitlines()
+    assert any('coco/bbox_mAP (x100) mean ± std' in ln for ln in lines)
+    # B - A: +20, 0 -> 1 win, 1 tie, mean +10, t_{0.975,1} 12.7062 * 10
+    assert '| B | 25.00 ± 7.07 (n=2) | +10.00 | 1/2 (1 tie), +10.00 ' \
+        '[-117.06, +137.06] | 30.00, 20.00 |' in lines
