@@ -51,7 +51,6 @@ import os
 import os.path as osp
 import platform
 import shutil
-import statistics
 import sys
 import time
 
@@ -59,6 +58,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import nd_mmdet  # noqa: E402,F401  (nd_mmdet.compat before torchvision)
+from nd_mmdet.compat import atomic_write_bytes  # noqa: E402
 
 
 def _schedule(max_iters, warmup):
@@ -392,8 +392,12 @@ def ensure_scenes(scenes, data_root, sizes):
     if data_root:
         argv += ['--data-root', data_root]
     run_tool('dataset_converters/fashion_mnist_to_coco.py', argv)
-    with open(marker, 'w') as f:
-        json.dump(settings, f)
+    _write_json(marker, settings)
+
+
+def _write_json(path, data):
+    """``data`` as JSON to ``path``, atomically (later runs read it)."""
+    atomic_write_bytes(json.dumps(data, indent=2).encode(), path)
 
 
 def config_digest(task, config, options):
@@ -401,13 +405,11 @@ def config_digest(task, config, options):
     teacher must have been trained with)."""
     import hashlib
 
-    from mmengine.config import Config, DictAction
+    from mmengine.config import Config
+
+    from nd_mmdet.compare.configs import parse_options
     cfg = Config.fromfile(osp.join(task['config_dir'], config))
-    parsed = {}
-    for option in options:
-        key, value = option.split('=', 1)
-        parsed[key] = DictAction._parse_iterable(value)
-    cfg.merge_from_dict(parsed)
+    cfg.merge_from_dict(parse_options(options))
     text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -438,20 +440,16 @@ def ensure_teacher(task, work_dir, options, test_options, progress):
     progress.step('teacher: evaluating on the test split')
     score = evaluate(task, config, ckpt, osp.join(teacher_dir, 'eval'),
                      test_options, 'teacher-test')
-    with open(marker_path, 'w') as f:
-        json.dump(
-            dict(
-                config_digest=digest,
-                options=options,
-                checkpoint=ckpt,
-                score=score), f)
+    _write_json(marker_path, dict(config_digest=digest, options=options,
+                                  checkpoint=ckpt, score=score))
     return ckpt, score, False
 
 
 def summarise(values):
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else None
-    return mean, std
+    """(mean, sample std or None for one value)."""
+    from nd_mmdet.compare.stats import summarize
+    summary = summarize(dict(enumerate(values)))
+    return summary.mean, summary.std
 
 
 def results_table(task, teacher_score, scores):
@@ -589,8 +587,10 @@ def main(argv=None):
         'full run'
     teacher_note = 'reused from an earlier run' if reused else \
         f'trained in this run ({teacher_time:.0f} s)'
+    quick_note = ' (quick smoke run, numbers meaningless)' if args.quick \
+        else ''
     lines = [
-        f'# Distillation demo: {task["title"]}',
+        f'# Distillation demo: {task["title"]}{quick_note}',
         '',
         f'{mode}; seeds 0..{args.seeds - 1}; teacher {teacher_note}. '
         + task['description'],
@@ -618,23 +618,15 @@ def main(argv=None):
         '',
     ]
     report = '\n'.join(lines)
-    with open(osp.join(work_dir, 'results.md'), 'w') as f:
-        f.write(report)
-    with open(osp.join(work_dir, 'results.json'), 'w') as f:
-        json.dump(
-            dict(
-                task=args.task,
-                quick=args.quick,
-                seeds=args.seeds,
-                metric=task['metric'],
-                teacher=dict(checkpoint=teacher_ckpt, score=teacher_score,
-                             reused=reused),
-                scores=scores,
-                feature_stats=stats,
-                machine=machine,
-                wall_time_s=wall),
-            f,
-            indent=2)
+    atomic_write_bytes(report.encode(), osp.join(work_dir, 'results.md'))
+    _write_json(
+        osp.join(work_dir, 'results.json'),
+        dict(task=args.task, quick=args.quick, seeds=args.seeds,
+             metric=task['metric'],
+             teacher=dict(checkpoint=teacher_ckpt, score=teacher_score,
+                          reused=reused),
+             scores=scores, feature_stats=stats, machine=machine,
+             wall_time_s=wall))
     print('\n' + '=' * 78)
     print(report)
     print(f'written: {osp.join(work_dir, "results.md")}')

@@ -111,6 +111,7 @@ def test_orchestration_table_and_teacher_reuse(tmp_path, monkeypatch):
 
     with open(osp.join(work_dir, 'results.md')) as f:
         report = f.read()
+    assert 'quick smoke run' not in report.splitlines()[0]
     assert '| teacher (ResNet-8, all 60k images, 1 run) | 90.00 |' in report
     assert '| student alone | 81.00 ± 1.41 | — | 80.00, 82.00 |' in report
     assert '| KD | 83.00 ± 0.00 | +2.00 | 83.00, 83.00 |' in report
@@ -219,6 +220,10 @@ def test_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch):
     with open(osp.join(work_dir, 'results.md')) as f:
         report = f.read()
     assert 'QUICK SMOKE RUN' in report and '| KD++ |' in report
+    # the title itself says so (printed and written alike)
+    assert report.splitlines()[0] == '# Distillation demo: ' + \
+        demo.TASKS['cls']['title'] + \
+        ' (quick smoke run, numbers meaningless)'
 
 
 @pytest.mark.parametrize('task', ['dense', 'dense-fcos', 'dense-gfl'])
