@@ -184,18 +184,74 @@ def interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def main(argv=None):
-    import resource
+def plan(args, methods, teacher, settings, work_dir):
+    """The runs (seed by seed; the teacher first), the records of those
+    reused, and the jobs of the others."""
+    from nd_mmdet.compare.runs import Run, job, prepare, reuse
+    runs = [Run(name, seed, info, osp.join(work_dir, name, f'seed_{seed}'))
+            for seed in args.seeds for name, info in methods]
+    if teacher:
+        runs.insert(0, Run('teacher', None, teacher[0],
+                           osp.join(work_dir, 'teacher'), teacher[1]))
+    reused, jobs = {}, []
+    for run in runs:
+        record = prepare(run)
+        kept = reuse(run, record, settings)
+        if kept is not None:
+            reused[run.name] = kept
+        else:
+            jobs.append((run.name, job(run, settings, record)))
+    return runs, reused, jobs
 
+
+def timing(pool, reused):
+    """The wall times: the tool's own overhead is what no child covers."""
+    import resource
+    wall = time.time() - _T0
+    overhead = max(0.0, wall - pool.busy_s)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    kinds = [k for started in pool.started.values() for k in started]
+    return dict(
+        wall_s=wall, children_busy_s=pool.busy_s,
+        children_wall_s=pool.children_wall_s, overhead_s=overhead,
+        overhead_fraction=overhead / wall if wall > 0 else 0.0,
+        tool_cpu_s=usage.ru_utime + usage.ru_stime,
+        trainings_started=kinds.count('train'),
+        evaluations_started=kinds.count('test'), reused=len(reused))
+
+
+def report(args, methods, teacher, metric, runs, records, pool, reused,
+           extra):
+    """Write results.json / results.md / the PNGs; return the table."""
     from nd_mmdet.compare import plots
-    from nd_mmdet.compare.launcher import Pool
     from nd_mmdet.compare.report import build_results, markdown, \
         write_results
+    work_dir = extra['work_dir']
+    by_key = {(r.method, r.seed): records[r.name] for r in runs if r.trains}
+    teacher_row = (teacher[0], teacher[1], records['teacher']) \
+        if teacher else None
+    extra.update(plots=dict(scores=osp.join(work_dir, 'scores.png'),
+                            curves=osp.join(work_dir, 'curves.png')))
+    results = build_results(methods, args.seeds, args.baseline, metric,
+                            by_key, teacher_row, **extra)
+    plots.plot_scores(results, extra['plots']['scores'])
+    if not plots.plot_curves([(r.method, r.seed, r.run_dir) for r in runs
+                              if r.trains], metric,
+                             extra['plots']['curves']):
+        del results['plots']['curves']
+    # measured last: the plots are part of the overhead
+    results['timing'] = timing(pool, reused)
+    text = markdown(results)
+    write_results(work_dir, results, text)
+    return text
+
+
+def compare(args):
+    from nd_mmdet.compare.launcher import Pool
     from nd_mmdet.compare.records import read_record
-    from nd_mmdet.compare.runs import Run, Settings, is_done, job, prepare
+    from nd_mmdet.compare.runs import Settings
     from nd_mmdet.utils.work_dir import lock_work_dir, prepare_work_dir
 
-    args = parse_args(argv)
     work_dir = osp.abspath(args.work_dir)
     prepare_work_dir(work_dir)
     lock_work_dir(work_dir)  # one comparison per work dir at a time
@@ -206,95 +262,55 @@ def main(argv=None):
     env, devices = slot_env(args.jobs, threads)
     settings = Settings(TOOLS_DIR, list(args.cfg_options), metric,
                         args.checkpoint)
-
-    runs = [Run(name, seed, info, osp.join(work_dir, name, f'seed_{seed}'))
-            for seed in args.seeds for name, info in methods]
-    if teacher:
-        runs.insert(0, Run('teacher', None, teacher[0],
-                           osp.join(work_dir, 'teacher'), teacher[1]))
-    records, jobs, reused = {}, [], 0
-    for run in runs:
-        record = prepare(run)
-        if is_done(record):
-            records[run.name] = record
-            reused += 1
-        else:
-            jobs.append((run.name, job(run, settings, record)))
+    runs, reused, jobs = plan(args, methods, teacher, settings, work_dir)
     print(f'[compare] {len(runs)} runs ({len(methods)} methods x '
           f'{len(args.seeds)} seeds{" + the teacher" if teacher else ""}):'
-          f' {reused} finished before, {len(jobs)} to run, {args.jobs} at '
-          f'once with {threads} thread(s) each'
+          f' {len(reused)} finished before, {len(jobs)} to run, {args.jobs} '
+          f'at once with {threads} thread(s) each'
           f'{f", {devices} GPU(s)" if devices else ""}; metric {metric}',
           flush=True)
 
     pool = Pool(args.jobs, env, log=lambda line: print(line, flush=True))
-    signal.signal(signal.SIGTERM, interrupt)  # `kill`: as Ctrl-C
-    try:
-        pool.run(jobs)
-    except KeyboardInterrupt:
-        print('\n[compare] interrupted: the running trainings were stopped;'
-              ' rerun the same command to continue them (finished runs are '
-              'kept); results.md / results.json not written', flush=True)
-        return 130
+    pool.run(jobs)
 
-    for run in runs:
-        if run.name not in records:
-            records[run.name] = read_record(run.run_dir)
-    started = pool.started
-    trainings = sum(k.count('train') for k in started.values())
-    evaluations = sum(k.count('test') for k in started.values())
-    wall = time.time() - _T0
-    overhead = max(0.0, wall - pool.busy_s)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    timing = dict(
-        wall_s=wall, children_busy_s=pool.busy_s,
-        children_wall_s=pool.children_wall_s, overhead_s=overhead,
-        overhead_fraction=overhead / wall if wall > 0 else 0.0,
-        tool_cpu_s=usage.ru_utime + usage.ru_stime,
-        trainings_started=trainings, evaluations_started=evaluations,
-        reused=reused)
-    by_key = {(r.method, r.seed): records[r.name] for r in runs if r.trains}
-    run_rows = [dict(records[r.name] or {}, method=r.method, seed=r.seed,
-                     run_dir=r.run_dir,
-                     this_invocation=started.get(r.name, []))
-                for r in runs]
-    results_path = osp.join(work_dir, 'results.md')
+    records = {r.name: reused.get(r.name) or read_record(r.run_dir)
+               for r in runs}
+    rows = [dict(records[r.name] or {}, method=r.method, seed=r.seed,
+                 run_dir=r.run_dir, this_invocation=pool.started.get(r.name,
+                                                                     []))
+            for r in runs]
     extra = dict(
-        command=[sys.argv[0]] + list(argv if argv is not None else
-                                     sys.argv[1:]),
-        cwd=os.getcwd(), work_dir=work_dir, checkpoint=args.checkpoint,
-        jobs=args.jobs, threads=threads, gpus=devices,
-        cfg_options=list(args.cfg_options), versions=versions(),
-        runs=run_rows, timing=timing,
-        plots=dict(scores=osp.join(work_dir, 'scores.png'),
-                   curves=osp.join(work_dir, 'curves.png')))
-    teacher_row = (teacher[0], teacher[1], records['teacher']) \
-        if teacher else None
-    results = build_results(methods, args.seeds, args.baseline, metric,
-                            by_key, teacher_row, **extra)
-    plots.plot_scores(results, extra['plots']['scores'])
-    if not plots.plot_curves([(r.method, r.seed, r.run_dir) for r in runs
-                              if r.trains], metric,
-                             extra['plots']['curves']):
-        del results['plots']['curves']
-    # the timing covers the plots too: measured last
-    wall = time.time() - _T0
-    overhead = max(0.0, wall - pool.busy_s)
-    timing.update(wall_s=wall, overhead_s=overhead,
-                  overhead_fraction=overhead / wall)
-    text = markdown(results)
-    write_results(work_dir, results, text)
+        command=[sys.argv[0]] + list(args.argv), cwd=os.getcwd(),
+        work_dir=work_dir, checkpoint=args.checkpoint, jobs=args.jobs,
+        threads=threads, gpus=devices, cfg_options=list(args.cfg_options),
+        versions=versions(), runs=rows)
+    text = report(args, methods, teacher, metric, runs, records, pool,
+                  reused, extra)
+    results_path = osp.join(work_dir, 'results.md')
     print('\n' + text + f'\nwritten: {results_path}, '
           f'{osp.join(work_dir, "results.json")} and the plots', flush=True)
-    failed = [f'{row["method"]}'
-              f'{"" if row["seed"] is None else " seed " + str(row["seed"])}'
-              for row in run_rows if row.get('status') != 'done']
+    failed = [r['method'] + ('' if r['seed'] is None else
+                             f' seed {r["seed"]}')
+              for r in rows if r.get('status') != 'done']
     if failed:
         print(f'[compare] {len(failed)} run(s) did not finish: '
               f'{", ".join(failed)} (see the failed runs in {results_path});'
               ' exit status 1', file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, interrupt)  # `kill`: as Ctrl-C
+    try:
+        return compare(args)
+    except KeyboardInterrupt:
+        print('\n[compare] interrupted: the running trainings were stopped;'
+              ' rerun the same command to continue them (finished runs are '
+              'kept); results.md / results.json not written', flush=True)
+        return 130
 
 
 if __name__ == '__main__':

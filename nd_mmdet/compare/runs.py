@@ -84,8 +84,24 @@ def prepare(run, log=print):
     return record
 
 
-def is_done(record):
-    return record is not None and record['status'] == 'done'
+def _which(run, settings):
+    return settings.which_checkpoint if run.trains else 'given'
+
+
+def reuse(run, record, settings):
+    """A finished run's record with its score for ``settings.metric`` (from
+    the metrics it kept), or None when it must be evaluated again: not
+    finished, evaluated with another ``--checkpoint`` choice, or without
+    that metric."""
+    if record is None or record['status'] != 'done' or \
+            record.get('which_checkpoint') != _which(run, settings):
+        return None
+    try:
+        score, note = pick_score(record.get('metrics') or {},
+                                 settings.metric)
+    except ValueError:
+        return None
+    return dict(record, score=score, note=note)
 
 
 def job(run, settings, record):
@@ -126,7 +142,8 @@ def job(run, settings, record):
         argv.append('--teacher')
     if settings.options:
         argv += ['--cfg-options', *settings.options]
-    record.update(test_log=test_log, checkpoint=checkpoint)
+    record.update(test_log=test_log, checkpoint=checkpoint,
+                  which_checkpoint=_which(run, settings))
     returncode, wall = yield Command(argv, test_log, 'test')
     record['test_wall_s'] = wall
     if returncode != 0:
