@@ -1,7 +1,8 @@
-"""tools/compare.py end to end on two tiny Fashion-MNIST classifiers (4
-iterations of batch 16): two configs x two seeds with --jobs 2, Ctrl-C
-after the first finished run, then a rerun that adds a config that cannot
-train and a teacher row; only the missing trainings run again."""
+"""tools/compare.py end to end on two tiny Fashion-MNIST classifiers (6
+iterations of batch 16, a checkpoint each): two configs x two seeds with
+--jobs 2, Ctrl-C once a run is done and another is mid-training, then a
+rerun that adds a config that cannot train and a teacher row: only the
+missing trainings run again, the interrupted one from its checkpoint."""
 import glob
 import json
 import os
@@ -20,10 +21,10 @@ data_root = '{data}'
 train_dataloader = dict(batch_size=16,
                         dataset=dict(data_root=data_root, subset_size=50))
 test_dataloader = dict(batch_size=40, dataset=dict(data_root=data_root))
-train_cfg = dict(max_iters=4)
+train_cfg = dict(max_iters=6)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=1),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=1, end=4,
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=1, end=6,
          eta_min=1e-4)]
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=1, max_keep_ckpts=1))
@@ -38,6 +39,14 @@ def _records(work_dir):
             record = json.load(f)
         found[(record['method'], record['seed'])] = record
     return found
+
+
+def _ready_to_interrupt(work_dir):
+    records = _records(work_dir)
+    return any(r['status'] == 'done' for r in records.values()) and any(
+        r['status'] == 'running' and glob.glob(osp.join(
+            work_dir, m, f'seed_{s}', 'iter_*.pth'))
+        for (m, s), r in records.items())
 
 
 def _tool(args, cwd, log):
@@ -60,15 +69,15 @@ def test_compare_interrupt_rerun_and_failed_run(tmp_path):
     args = ['a.py', 'b.py', '--seeds', '0', '1', '--jobs', '2',
             '--work-dir', work]
 
-    # 1. started, Ctrl-C once the first run is done
+    # 1. started; Ctrl-C once a run is done and another one has saved a
+    # checkpoint mid-training
     with open(tmp_path / 'first.log', 'w') as log:
         proc = _tool(args, tmp_path, log)
         deadline = time.time() + 300
-        while not any(r['status'] == 'done'
-                      for r in _records(work).values()):
+        while not _ready_to_interrupt(work):
             assert proc.poll() is None and time.time() < deadline, \
                 (tmp_path / 'first.log').read_text()
-            time.sleep(0.2)
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 130
     assert 'interrupted' in (tmp_path / 'first.log').read_text()
@@ -80,6 +89,7 @@ def test_compare_interrupt_rerun_and_failed_run(tmp_path):
     interrupted = {k for k, r in before.items() if r['status'] == 'running'}
     resumable = {k for k in interrupted if glob.glob(osp.join(
         work, k[0], f'seed_{k[1]}', 'iter_*.pth'))}
+    assert resumable
     stamps = {k: os.stat(osp.join(work, k[0], f'seed_{k[1]}',
                                   'compare_run.json')).st_mtime_ns
               for k in done}
