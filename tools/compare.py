@@ -303,7 +303,7 @@ def compare(args):
 def main(argv=None):
     args = parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, interrupt)  # `kill`: as Ctrl-C
+    previous = signal.signal(signal.SIGTERM, interrupt)  # `kill`: Ctrl-C
     try:
         return compare(args)
     except KeyboardInterrupt:
@@ -311,6 +311,8 @@ def main(argv=None):
               ' rerun the same command to continue them (finished runs are '
               'kept); results.md / results.json not written', flush=True)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == '__main__':

@@ -110,5 +110,6 @@ def inspect_config(path, options=None):
         CLASSIFICATION_METRIC,
         distiller=_is_distiller(cfg),
         save_best=bool(checkpoint_hook.get('save_best'))
-        and bool(cfg.get('val_cfg')) and bool(cfg.get('val_dataloader')),
+        and cfg.get('val_cfg') is not None
+        and cfg.get('val_dataloader') is not None,
         teacher_ckpt=osp.abspath(ckpt) if ckpt else None)

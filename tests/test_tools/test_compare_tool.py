@@ -178,3 +178,37 @@ def test_compare_interrupt_rerun_and_failed_run(tmp_path):
     for name in ('scores.png', 'curves.png'):
         with open(osp.join(work, name), 'rb') as f:
             assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def _load_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'compare_tool', osp.join(REPO, 'tools', 'compare.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bad_arguments_stop_before_anything_runs(tmp_path, capsys):
+    import pytest
+    tool = _load_tool()
+    student = osp.join(REPO, 'configs', 'demo', 'resnet8thin_fmnist-2k.py')
+    for argv, code, message in (
+            ([student, student, '--seeds', '0'], 2,
+             'two configs have the same name'),
+            ([student, '--seeds', '0', '0'], 2, 'distinct seeds'),
+            ([student, '--seeds', '0', '--baseline', 'kd'], 2,
+             '--baseline kd: not one of the methods'),
+            ([student, '--seeds', '0', '--names', 'a', 'b'], 2,
+             '2 names for 1 configs'),
+            ([student, '--seeds', '0', '--names', 'teacher'], 2,
+             "method name 'teacher'"),
+            ([student, '--seeds', '0', '--checkpoint', 'best'], 1,
+             'keeps no best checkpoint'),
+            ([student, '--seeds', '0', '--teacher', student,
+              str(tmp_path / 'none.pth')], 1,
+             '--teacher: checkpoint not found')):
+        with pytest.raises(SystemExit) as exit_info:
+            tool.main(argv + ['--work-dir', str(tmp_path / 'w')])
+        assert exit_info.value.code == code, argv
+        assert message in capsys.readouterr().err, argv
