@@ -205,7 +205,8 @@ def plan(args, methods, teacher, settings, work_dir):
 
 
 def timing(pool, reused):
-    """The wall times: the tool's own overhead is what no child covers."""
+    """Wall times and memory: the tool's own overhead is the wall time
+    that no child covers."""
     import resource
     wall = time.time() - _T0
     overhead = max(0.0, wall - pool.busy_s)
@@ -216,6 +217,10 @@ def timing(pool, reused):
         children_wall_s=pool.children_wall_s, overhead_s=overhead,
         overhead_fraction=overhead / wall if wall > 0 else 0.0,
         tool_cpu_s=usage.ru_utime + usage.ru_stime,
+        # ru_maxrss: KiB on Linux; the children's: the largest child's
+        tool_max_rss_mb=usage.ru_maxrss / 1024,
+        child_max_rss_mb=resource.getrusage(
+            resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         trainings_started=kinds.count('train'),
         evaluations_started=kinds.count('test'), reused=len(reused))
 

@@ -163,7 +163,10 @@ def markdown(results, title_note=''):
             f'invocation, {timing["reused"]} finished runs reused. Wall '
             f'time {timing["wall_s"]:.0f} s; the tool\'s own overhead '
             f'(outside training and evaluation) {timing["overhead_s"]:.1f} s'
-            f' ({100 * timing["overhead_fraction"]:.1f} %).')]
+            f' ({100 * timing["overhead_fraction"]:.1f} %), '
+            f'{timing["tool_max_rss_mb"]:.0f} MB of memory'
+            + (f' (the largest run: {timing["child_max_rss_mb"]:.0f} MB)'
+               if timing['child_max_rss_mb'] else '') + '.')]
     return '\n'.join(lines) + '\n'
 
 

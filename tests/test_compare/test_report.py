@@ -65,3 +65,17 @@ def test_coco_metric_shown_in_percent():
     # B - A: +20, 0 -> 1 win, 1 tie, mean +10, t_{0.975,1} 12.7062 * 10
     assert '| B | 25.00 ± 7.07 (n=2) | +10.00 | 1/2 (1 tie), +10.00 ' \
         '[-117.06, +137.06] | 30.00, 20.00 |' in lines
+
+
+def test_timing_line():
+    timing = dict(trainings_started=3, evaluations_started=4, reused=1,
+                  wall_s=200.4, overhead_s=3.21, overhead_fraction=0.016,
+                  tool_max_rss_mb=396.6, child_max_rss_mb=812.2)
+    results = build_results([('A', _info('A'))], [0], 'A', 'accuracy/top1',
+                            {('A', 0): dict(status='done', score=1.0)},
+                            timing=timing)
+    assert markdown(results).splitlines()[-1] == (
+        'Runs: 3 trainings and 4 evaluations started in this invocation, 1 '
+        'finished runs reused. Wall time 200 s; the tool\'s own overhead '
+        '(outside training and evaluation) 3.2 s (1.6 %), 397 MB of memory '
+        '(the largest run: 812 MB).')
