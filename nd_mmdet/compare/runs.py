@@ -144,6 +144,8 @@ def job(run, settings, record):
         argv += ['--cfg-options', *settings.options]
     record.update(test_log=test_log, checkpoint=checkpoint,
                   which_checkpoint=_which(run, settings))
+    if osp.exists(metrics_path):
+        os.remove(metrics_path)  # never read an earlier evaluation's
     returncode, wall = yield Command(argv, test_log, 'test')
     record['test_wall_s'] = wall
     if returncode != 0:
@@ -156,7 +158,8 @@ def job(run, settings, record):
                        str(err))
     record.update(status='done', score=score, metrics=metrics, note=note,
                   finished=time.time())
-    record.pop('error', None)
+    for key in ('error', 'stage', 'returncode', 'log'):
+        record.pop(key, None)  # of an earlier failed attempt
     write_record(run.run_dir, record)
     extra = f' ({note})' if note else ''
     return f'done {run.name}: {settings.metric} {score:.4g}{extra}'
