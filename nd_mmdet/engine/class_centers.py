@@ -29,6 +29,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 
 from nd_mmdet.utils import safe_torch_load
+from nd_mmdet.utils.rng import preserved_rng
 from .dataset_identity import dataset_identity
 
 #: Version of the centre-file layout (2: dataset identity and max_iters).
@@ -83,6 +84,23 @@ def compute_class_centers(distiller, dataloader, max_iters=None):
     counts = torch.zeros(num_classes, dtype=torch.float64, device=device)
     total = prepass_length(dataloader, max_iters)
     bar = ProgressBar(total) if dist.is_main_process() else None
+    # The global random states are put back after the pass: training
+    # starts from the state it would start from without ND (or with
+    # centres loaded from a cache), see nd_mmdet.utils.rng.
+    with preserved_rng(device):
+        _accumulate(distiller, dataloader, total, sums, counts, bar)
+    if bar is not None:
+        print()
+    dist.all_reduce(sums)
+    dist.all_reduce(counts)
+    centers = sums / counts.clamp(min=1).unsqueeze(1)
+    return centers.float().cpu(), counts.long().cpu()
+
+
+def _accumulate(distiller, dataloader, total, sums, counts, bar):
+    """Add the teacher embeddings of ``total`` batches of ``dataloader``
+    to ``sums`` (K, D) and their label counts to ``counts`` (K,)."""
+    num_classes, device = sums.shape[0], sums.device
     for step, data in enumerate(dataloader):
         if step >= total:
             break
@@ -97,12 +115,6 @@ def compute_class_centers(distiller, dataloader, max_iters=None):
         counts += torch.bincount(labels, minlength=num_classes).double()
         if bar is not None:
             bar.update()
-    if bar is not None:
-        print()
-    dist.all_reduce(sums)
-    dist.all_reduce(counts)
-    centers = sums / counts.clamp(min=1).unsqueeze(1)
-    return centers.float().cpu(), counts.long().cpu()
 
 
 def save_class_centers(path, centers, counts, teacher_digest,
