@@ -378,12 +378,9 @@ def test_two_stage_run_made_to_fail_is_warned_in_the_log(tmp_path):
     assert 'acc' in history
 
 
-@pytest.mark.parametrize('scale', [1e6, 1e4])
-def test_scaled_centres_stop_before_the_first_step(
-        tmp_path, tiny_fmnist, scale):  # noqa: F811
-    """x 1e6: the median centre norm (1.5 unscaled) is above max_norm,
-    stopped in before_train; x 1e4: under it, but 1e4 times the teacher's
-    embeddings in the first batch, stopped in the first forward."""
+def demo_kdpp_runner(tmp_path, fmnist_root, hooks=None, name='work'):
+    """The classification demo's KD++ on tiny Fashion-MNIST, a random
+    teacher, batches of 30, 2 iterations; ``hooks`` replaces its hooks."""
     cfg = Config.fromfile(osp.join(
         REPO, 'configs/demo/kd++_resnet8-resnet8thin_fmnist-2k.py'))
     teacher_ckpt = str(tmp_path / 'teacher.pth')
@@ -391,15 +388,47 @@ def test_scaled_centres_stop_before_the_first_step(
     torch.save(build_model_from_spec(cfg.model.teacher).state_dict(),
                teacher_ckpt)
     cfg.merge_from_dict({
-        'work_dir': str(tmp_path / 'work'),
+        'work_dir': str(tmp_path / name),
         'model.teacher_ckpt': teacher_ckpt,
         'train_dataloader.batch_size': 30,
-        'train_dataloader.dataset.data_root': tiny_fmnist,
+        'train_dataloader.dataset.data_root': fmnist_root,
         'train_dataloader.dataset.subset_size': None,
-        'test_dataloader.dataset.data_root': tiny_fmnist,
+        'test_dataloader.dataset.data_root': fmnist_root,
         'train_cfg.max_iters': 2,
+        'default_hooks.logger.interval': 1,
     })
-    runner = Runner.from_cfg(cfg)
+    if hooks is not None:
+        cfg.custom_hooks = hooks
+    return Runner.from_cfg(cfg)
+
+
+def test_the_hook_changes_no_logged_value(tmp_path, tiny_fmnist):  # noqa
+    """Two iterations of the demo KD++ with and without the hook (the
+    centre check runs in the first forward): the same losses, bit for
+    bit."""
+    logged = []
+    for name, health in (('without', []),
+                         ('with', [dict(type='nd_mmdet.TrainingHealthHook')])):
+        runner = demo_kdpp_runner(
+            tmp_path, tiny_fmnist, name=name,
+            hooks=[dict(type='nd_mmdet.ClassCentersHook')] + health)
+        runner.train()
+        logged.append({k: v.data[0].tolist() for k, v in
+                       runner.message_hub.log_scalars.items()
+                       if 'loss' in k})
+    assert set(logged[0]) >= {'train/loss_cls', 'train/loss_kd',
+                              'train/loss_nd'}
+    assert all(len(v) == 2 for v in logged[0].values())
+    assert logged[0] == logged[1]
+
+
+@pytest.mark.parametrize('scale', [1e6, 1e4])
+def test_scaled_centres_stop_before_the_first_step(
+        tmp_path, tiny_fmnist, scale):  # noqa: F811
+    """x 1e6: the median centre norm (1.5 unscaled) is above max_norm,
+    stopped in before_train; x 1e4: under it, but 1e4 times the teacher's
+    embeddings in the first batch, stopped in the first forward."""
+    runner = demo_kdpp_runner(tmp_path, tiny_fmnist)
     model = runner.model
     loader = runner.build_dataloader(runner._train_dataloader)
     centres, counts = compute_class_centers(model, loader)
