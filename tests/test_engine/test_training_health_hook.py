@@ -24,7 +24,7 @@ from nd_mmdet.engine.hooks import ClassCentersHook, TrainingHealthHook
 from nd_mmdet.models.distillers.two_stage_distiller import TwoStageDistiller
 from nd_mmdet.models.losses import KDLoss, NDLoss
 from nd_mmdet.utils import build_model_from_spec
-from tests.test_configs.test_two_stage_demo_configs import KDPP, tiny_scenes
+from tests.test_configs.test_two_stage_demo_configs import tiny_kdpp_config
 from tests.test_tools.test_demo import tiny_fmnist  # noqa: F401 (fixture)
 from tests.tools_runner import REPO
 
@@ -332,26 +332,9 @@ def log_text(work_dir):
 
 
 def test_two_stage_run_made_to_fail_is_warned_in_the_log(tmp_path):
-    tiny_scenes(str(tmp_path / 'scenes'))
-    cfg = Config.fromfile(KDPP)
-    teacher_ckpt = str(tmp_path / 'teacher.pth')
-    torch.manual_seed(0)
-    teacher = build_model_from_spec(cfg.model.teacher.to_dict())
-    torch.save(teacher.state_dict(), teacher_ckpt)
-    root = str(tmp_path / 'scenes') + '/'
-    work_dir = str(tmp_path / 'work')
-    cfg.merge_from_dict({
-        'work_dir': work_dir,
-        'model.teacher_ckpt': teacher_ckpt,
-        'model.distill_losses.loss_nd.loss_weight': 100.0,
-        'train_dataloader.batch_size': 4,
-        'train_dataloader.dataset.data_root': root,
-        'test_dataloader.dataset.data_root': root,
-        'test_evaluator.ann_file': root + 'annotations/instances_val.json',
-        'train_cfg.max_iters': 3,
-        'default_hooks.logger.interval': 1,
-        'default_hooks.checkpoint.interval': 100,
-    })
+    cfg = tiny_kdpp_config(tmp_path, max_iters=3)
+    cfg.merge_from_dict({'model.distill_losses.loss_nd.loss_weight': 100.0})
+    work_dir = cfg.work_dir
     hooks = [h for h in cfg.custom_hooks
              if h['type'] != 'nd_mmdet.TrainingHealthHook']
     cfg.custom_hooks = hooks + [
