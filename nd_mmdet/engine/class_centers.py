@@ -230,11 +230,22 @@ def _compute_and_save(distiller, dataloader, save_path, max_iters, logger,
             f'for classes {bad[:20]}; nothing was saved to {save_path}. '
             'Check the teacher checkpoint (model.teacher_ckpt)')
     empty = (counts == 0).nonzero().flatten().tolist()
+    if len(empty) == num_classes:
+        min_size = getattr(distiller, 'box_min_size', None)
+        raise ValueError(
+            f'class-centre pre-pass: no ND row in {batches} batches (every '
+            'class has 0 samples), so ND would be 0 at every iteration; '
+            'nothing was saved to ' + save_path +
+            (f'. ND at ground-truth boxes drops boxes narrower or lower than'
+             f' box_min_size={min_size} px: check it against the boxes'
+             if min_size is not None else ''))
     if empty:
         logger.warning(f'class centres: classes {empty[:20]} had no samples'
-                       f' in the pre-pass; their centres are 0 and ND stops '
-                       'with an error if they occur in training (raise '
-                       'ClassCentersHook max_iters)')
+                       f' in the pre-pass; their centres are 0: a training '
+                       'batch with ND rows of these classes stops with an '
+                       'error (raise ClassCentersHook max_iters); rows '
+                       'dropped before ND (e.g. boxes below box_min_size) '
+                       'give no ND and are not reported here')
     if dist.is_main_process():
         save_class_centers(save_path, centers, counts,
                            distiller.teacher_digest, identity, max_iters)
