@@ -12,4 +12,5 @@ custom_hooks = [
         loss_names=('loss_dkd', ),
         by_epoch=False,
         warmup_iters=30),
+    dict(type='nd_mmdet.TrainingHealthHook'),
 ]

@@ -29,6 +29,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 
 from nd_mmdet.utils import safe_torch_load
+from nd_mmdet.utils.rng import preserved_rng
 from .dataset_identity import dataset_identity
 
 #: Version of the centre-file layout (2: dataset identity and max_iters).
@@ -83,6 +84,23 @@ def compute_class_centers(distiller, dataloader, max_iters=None):
     counts = torch.zeros(num_classes, dtype=torch.float64, device=device)
     total = prepass_length(dataloader, max_iters)
     bar = ProgressBar(total) if dist.is_main_process() else None
+    # The global random states are put back after the pass: training
+    # starts from the state it would start from without ND (or with
+    # centres loaded from a cache), see nd_mmdet.utils.rng.
+    with preserved_rng(device):
+        _accumulate(distiller, dataloader, total, sums, counts, bar)
+    if bar is not None:
+        print()
+    dist.all_reduce(sums)
+    dist.all_reduce(counts)
+    centers = sums / counts.clamp(min=1).unsqueeze(1)
+    return centers.float().cpu(), counts.long().cpu()
+
+
+def _accumulate(distiller, dataloader, total, sums, counts, bar):
+    """Add the teacher embeddings of ``total`` batches of ``dataloader``
+    to ``sums`` (K, D) and their label counts to ``counts`` (K,)."""
+    num_classes, device = sums.shape[0], sums.device
     for step, data in enumerate(dataloader):
         if step >= total:
             break
@@ -97,12 +115,6 @@ def compute_class_centers(distiller, dataloader, max_iters=None):
         counts += torch.bincount(labels, minlength=num_classes).double()
         if bar is not None:
             bar.update()
-    if bar is not None:
-        print()
-    dist.all_reduce(sums)
-    dist.all_reduce(counts)
-    centers = sums / counts.clamp(min=1).unsqueeze(1)
-    return centers.float().cpu(), counts.long().cpu()
 
 
 def save_class_centers(path, centers, counts, teacher_digest,
@@ -218,11 +230,22 @@ def _compute_and_save(distiller, dataloader, save_path, max_iters, logger,
             f'for classes {bad[:20]}; nothing was saved to {save_path}. '
             'Check the teacher checkpoint (model.teacher_ckpt)')
     empty = (counts == 0).nonzero().flatten().tolist()
+    if len(empty) == num_classes:
+        min_size = getattr(distiller, 'box_min_size', None)
+        raise ValueError(
+            f'class-centre pre-pass: no ND row in {batches} batches (every '
+            'class has 0 samples), so ND would be 0 at every iteration; '
+            'nothing was saved to ' + save_path +
+            (f'. ND at ground-truth boxes drops boxes narrower or lower than'
+             f' box_min_size={min_size} px: check it against the boxes'
+             if min_size is not None else ''))
     if empty:
         logger.warning(f'class centres: classes {empty[:20]} had no samples'
-                       f' in the pre-pass; their centres are 0 and ND stops '
-                       'with an error if they occur in training (raise '
-                       'ClassCentersHook max_iters)')
+                       f' in the pre-pass; their centres are 0: a training '
+                       'batch with ND rows of these classes stops with an '
+                       'error (raise ClassCentersHook max_iters); rows '
+                       'dropped before ND (e.g. boxes below box_min_size) '
+                       'give no ND and are not reported here')
     if dist.is_main_process():
         save_class_centers(save_path, centers, counts,
                            distiller.teacher_digest, identity, max_iters)

@@ -16,6 +16,8 @@ import nd_mmdet  # noqa: F401  (compat before torchvision / mmpretrain)
 from nd_mmdet.registry import MODELS
 from nd_mmdet.utils import load_model_config
 
+HEALTH = dict(type='nd_mmdet.TrainingHealthHook')
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # ---------------------------------------------------------------- the tables
@@ -287,7 +289,8 @@ def test_published_weights(dataset, pair, method):
                                 loss_names=(name, ),
                                 warmup_epochs=info['warmup'])
         assert hooks[2] == dict(type='nd_mmdet.ReseedPerEpochHook')
-        assert len(hooks) == 3
+        assert hooks[3] == HEALTH
+        assert len(hooks) == 4
 
     if method == 'reviewkd':
         conn = base_conn['student_feats']

@@ -44,7 +44,8 @@ def test_kd_and_kdpp_configs(det):
         assert cfg.model.kd_at_negatives is True
         assert cfg.model.distill_losses.to_dict() == losses
         assert [h['type'] for h in cfg.custom_hooks] == \
-            hooks + [CENTRES['type'], 'nd_mmdet.ReseedPerEpochHook']
+            hooks + [CENTRES['type'], 'nd_mmdet.ReseedPerEpochHook',
+                     'nd_mmdet.TrainingHealthHook']
         assert cfg.train_cfg.max_epochs == epochs
     assert config('kd++', 'rtmdet').model.connectors.student_embed.to_dict(
     ) == dict(type='EmbeddingProjector', in_channels=96, out_channels=128)

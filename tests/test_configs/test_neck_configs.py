@@ -45,6 +45,7 @@ def rtmdet_config(method, pair):
 
 ND = dict(type='NDLoss', loss_weight=1.0)
 CENTRES_HOOK = dict(type='nd_mmdet.ClassCentersHook', max_iters=200)
+HEALTH_HOOK = dict(type='nd_mmdet.TrainingHealthHook')
 
 
 @pytest.mark.parametrize('pair', sorted(PAIRS))
@@ -74,7 +75,8 @@ def test_pkd_pairs(pair):
         losses['pkd'], loss_nd=ND)
     assert plus.model.strides == strides and 'connectors' not in plus.model
     assert plus.custom_hooks == [CENTRES_HOOK,
-                                 dict(type='nd_mmdet.ReseedPerEpochHook')]
+                                 dict(type='nd_mmdet.ReseedPerEpochHook'),
+                                 HEALTH_HOOK]
 
 
 @pytest.mark.parametrize('pair', sorted(RTMDET))
@@ -93,7 +95,8 @@ def test_rtmdet_recipe(pair):
     hooks = [h['type'] for h in cfg.custom_hooks]
     assert hooks == ['EMAHook', 'PipelineSwitchHook',
                      'nd_mmdet.DistillLossStopHook',
-                     'nd_mmdet.ReseedPerEpochHook']
+                     'nd_mmdet.ReseedPerEpochHook',
+                     'nd_mmdet.TrainingHealthHook']
     assert cfg.custom_hooks[2].stop_epoch == 280 == \
         cfg.custom_hooks[1].switch_epoch
     assert cfg.train_cfg.max_epochs == 300

@@ -171,7 +171,10 @@ def tiny_scenes(root, num_train=8, num_val=4):
                       num_train=num_train, num_val=num_val)
 
 
-def test_kdpp_trains_two_iterations_on_tiny_scenes(tmp_path):
+def tiny_kdpp_config(tmp_path, max_iters=2):
+    """The KD++ demo config on tiny scenes written under ``tmp_path``, a
+    random teacher (seed 0), batches of 4, ``max_iters`` iterations, every
+    iteration logged."""
     tiny_scenes(str(tmp_path / 'scenes'))
     cfg = Config.fromfile(KDPP)
     teacher_ckpt = str(tmp_path / 'teacher.pth')
@@ -186,9 +189,14 @@ def test_kdpp_trains_two_iterations_on_tiny_scenes(tmp_path):
         'train_dataloader.dataset.data_root': root,
         'test_dataloader.dataset.data_root': root,
         'test_evaluator.ann_file': root + 'annotations/instances_val.json',
-        'train_cfg.max_iters': 2,
+        'train_cfg.max_iters': max_iters,
         'default_hooks.logger.interval': 1,
     })
+    return cfg
+
+
+def test_kdpp_trains_two_iterations_on_tiny_scenes(tmp_path):
+    cfg = tiny_kdpp_config(tmp_path)
     runner = Runner.from_cfg(cfg)
     runner.train()
     centres = torch.load(osp.join(cfg.work_dir, 'class_centers.pth'),

@@ -125,3 +125,24 @@ def test_prepass_log_states_the_real_number_of_batches(tmp_path):
                           logger=log)
     assert any('over 3 batches of the training data (one pass)' in line
                for line in log.lines), log.lines
+
+
+def test_prepass_without_any_nd_row_stops(tmp_path):
+    """Every ground-truth box below box_min_size: no ND row in the pre-pass,
+    so ND would be 0 at every iteration; it stops naming box_min_size, and
+    no centre file is written."""
+    import os.path as osp
+
+    from nd_mmdet.engine.class_centers import prepare_class_centers
+
+    class Distiller(FakeDistiller):
+        box_min_size = 64.0
+
+        def teacher_embeddings_for_centers(self, data):
+            return torch.zeros(0, 2), torch.zeros(0, dtype=torch.long)
+
+    path = str(tmp_path / 'centres.pth')
+    with pytest.raises(ValueError, match=r'no ND row in 2 batches .*'
+                       r'box_min_size=64.0 px'):
+        prepare_class_centers(Distiller(), loader(), None, path)
+    assert not osp.exists(path)

@@ -13,4 +13,5 @@ custom_hooks = [
         warmup_epochs=20),
     # Exact resume: each epoch's random stream depends on seed + epoch.
     dict(type='nd_mmdet.ReseedPerEpochHook'),
+    dict(type='nd_mmdet.TrainingHealthHook'),
 ]

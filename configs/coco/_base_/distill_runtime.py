@@ -11,4 +11,5 @@ _base_ = [
 custom_hooks = [
     dict(type='nd_mmdet.ClassCentersHook', max_iters=200),
     dict(type='nd_mmdet.ReseedPerEpochHook'),
+    dict(type='nd_mmdet.TrainingHealthHook'),
 ]

@@ -19,4 +19,5 @@ custom_hooks = [
         loss_names=('loss_kd', ),
         by_epoch=False,
         warmup_iters=30),
+    dict(type='nd_mmdet.TrainingHealthHook'),
 ]

@@ -31,6 +31,7 @@ from torch import nn
 from nd_mmdet.registry import MODELS
 from nd_mmdet.utils import (build_model_from_spec, file_digest,
                             load_model_config, load_state_dict_safely)
+from nd_mmdet.utils.rng import PrivateStream, preserved_rng
 
 
 def build_plugin(cfg):
@@ -126,6 +127,19 @@ class BaseDistiller(BaseModel):
             data_preprocessor=student_model.data_preprocessor,
             init_cfg=init_cfg)
         self.student = student_model
+        # What only a distiller builds (losses, connectors, teacher) draws
+        # from the global stream without moving it, and its training draws
+        # come from a stream of its own: the student's run of a seed is the
+        # same whatever else a method adds (nd_mmdet.utils.rng).
+        with preserved_rng():
+            self.distill_stream = PrivateStream(
+                torch.randint(2**62, ()).item())
+            self._build_distillation(teacher, teacher_ckpt, distill_losses,
+                                     connectors, build_teacher,
+                                     nonfinite_loss)
+
+    def _build_distillation(self, teacher, teacher_ckpt, distill_losses,
+                            connectors, build_teacher, nonfinite_loss):
         if nonfinite_loss not in ('raise', ):
             raise ValueError(f"nonfinite_loss must be 'raise', got "
                              f'{nonfinite_loss!r}')
@@ -376,12 +390,13 @@ class BaseDistiller(BaseModel):
         """Each connector on its input; one with ``needs_levels`` also gets
         the entries' FPN levels (``values['positions'][:, 1]``, only
         distillers with ``SUPPLIES_LEVELS`` accept such connectors)."""
-        for input_name, connector in self.connectors.items():
-            if input_name not in values:
-                continue
-            extra = (values['positions'][:, 1], ) if getattr(
-                connector, 'needs_levels', False) else ()
-            values[input_name] = connector(values[input_name], *extra)
+        with self.distill_stream(self.device):
+            for input_name, connector in self.connectors.items():
+                if input_name not in values:
+                    continue
+                extra = (values['positions'][:, 1], ) if getattr(
+                    connector, 'needs_levels', False) else ()
+                values[input_name] = connector(values[input_name], *extra)
         return values
 
     def compute_distill_losses(self, values):
@@ -392,7 +407,9 @@ class BaseDistiller(BaseModel):
         losses = {}
         for name, loss in self.distill_losses.items():
             try:
-                value = loss(**{k: values[k] for k in self.loss_inputs[name]})
+                with self.distill_stream(self.device):
+                    value = loss(
+                        **{k: values[k] for k in self.loss_inputs[name]})
             except ValueError as err:
                 raise self._centers_context(err) from err
             value = value * self.loss_scales.get(name, 1.0)

@@ -349,10 +349,13 @@ class DenseDistiller(BaseDistiller):
                                   torch.cat(neg_indices),
                                   torch.cat(neg_images))
             keep = []
-            for img in range(shapes[0][0]):
-                mine = (n_img == img).nonzero().squeeze(1)
-                perm = torch.randperm(mine.numel(), device=mine.device)
-                keep.append(mine[perm[:self.max_negatives_per_image]])
+            # The distiller's own stream: sampling negatives does not move
+            # the student's (nd_mmdet.utils.rng).
+            with self.distill_stream(n_img.device):
+                for img in range(shapes[0][0]):
+                    mine = (n_img == img).nonzero().squeeze(1)
+                    perm = torch.randperm(mine.numel(), device=mine.device)
+                    keep.append(mine[perm[:self.max_negatives_per_image]])
             keep = torch.cat(keep)
             level = torch.cat([level, n_lv[keep]])
             index = torch.cat([index, n_idx[keep]])

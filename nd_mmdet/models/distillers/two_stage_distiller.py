@@ -388,7 +388,8 @@ class TwoStageDistiller(BaseDistiller):
                     f'scores and {labels.shape[0]} labels from the student '
                     'RoI head')
             per_stage[stage] = (rois.detach(), labels.long(), cls_score)
-        nd_rois, nd_labels, _ = per_stage[self.nd_stage]
+        nd_rois, nd_labels, nd_scores = per_stage[self.nd_stage]
+        losses.update(self.background_shares(nd_labels, nd_scores))
         values = dict(
             rois=nd_rois,
             stage_rois={stage: per_stage[stage][0] for stage in self.stages},
@@ -401,6 +402,22 @@ class TwoStageDistiller(BaseDistiller):
             # FC; relu is idempotent, so this is right in both cases.
             values['student_embed'] = F.relu(recorded['embed'])
         return losses, values
+
+    @torch.no_grad()
+    def background_shares(self, labels, cls_score):
+        """Two logged scalars of the ND stage's sampled RoIs, read by
+        ``TrainingHealthHook`` (no ``loss`` in their names: mmengine logs
+        them and does not add them to the loss): ``roi_bg_share``, the share
+        of RoIs labelled background (label ``K``), and ``roi_pred_bg_share``,
+        the share whose arg-max column of the student's ``cls_score``
+        ``(R, K + 1)`` is background (absent for a custom classifier)."""
+        _, head = _box_head_parts(self.student, 'student', self.nd_stage)
+        background, num = head.num_classes, max(labels.numel(), 1)
+        shares = dict(roi_bg_share=(labels == background).sum().float() / num)
+        if cls_score.dim() == 2 and cls_score.shape[1] == background + 1:
+            shares['roi_pred_bg_share'] = \
+                (cls_score.argmax(dim=1) == background).sum().float() / num
+        return shares
 
     # ------------------------------------------------------------ teacher
     @torch.no_grad()

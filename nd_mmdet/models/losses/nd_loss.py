@@ -33,6 +33,11 @@ class NDLoss(nn.Module):
 
     Args:
         loss_weight (float): multiplier of the returned loss.
+        ignore_index (int, optional): samples with this label are left out
+            of the mean (e.g. ``K``, the background RoIs of a two-stage
+            detector, for ND on foreground RoIs only); a batch with no
+            other sample gives 0 (with a zero gradient). None: every
+            sample counts (the paper).
         eps (float): lower clamp of the max-norm denominator. A sample whose
             student and teacher norms are both ``<= eps`` (e.g. both zero)
             contributes exactly 1 with zero gradient, instead of ``0/0`` or
@@ -44,11 +49,17 @@ class NDLoss(nn.Module):
         returns a scalar (``loss_weight * L``).
     """
 
-    def __init__(self, loss_weight: float = 1.0, eps: float = 1e-6):
+    def __init__(self, loss_weight: float = 1.0, ignore_index=None,
+                 eps: float = 1e-6):
         super().__init__()
         check_loss_weight(loss_weight)
         check_positive('eps', eps)
+        if ignore_index is not None and (isinstance(ignore_index, bool) or
+                                         not isinstance(ignore_index, int)):
+            raise ValueError(f'ignore_index must be an int or None, got '
+                             f'{ignore_index!r}')
         self.loss_weight = loss_weight
+        self.ignore_index = ignore_index
         self.eps = eps
 
     def forward(self, student_embed: Tensor, teacher_embed: Tensor,
@@ -64,6 +75,11 @@ class NDLoss(nn.Module):
                 f'{student_embed.shape[1]} of student_embed '
                 f'{tuple(student_embed.shape)}, got '
                 f'{tuple(class_centers.shape)}')
+        if self.ignore_index is not None:
+            check_labels(labels, student_embed.shape[0])
+            keep = labels != self.ignore_index
+            student_embed, teacher_embed, labels = \
+                student_embed[keep], teacher_embed[keep], labels[keep]
         check_labels(labels, student_embed.shape[0], class_centers.shape[0])
 
         s, t, c = upcast(student_embed, teacher_embed.detach(),

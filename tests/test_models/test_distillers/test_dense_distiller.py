@@ -495,7 +495,8 @@ def test_dense_coco_configs_losses_and_weights(det, pair):
         assert ('student_feats' in connectors) == method.startswith('review')
         assert cfg.custom_hooks == [
             dict(type='nd_mmdet.ClassCentersHook', max_iters=200),
-            dict(type='nd_mmdet.ReseedPerEpochHook')]
+            dict(type='nd_mmdet.ReseedPerEpochHook'),
+            dict(type='nd_mmdet.TrainingHealthHook')]
         assert cfg.train_cfg.max_epochs == 12
         assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
 

@@ -374,7 +374,8 @@ def test_coco_configs_losses_and_weights(pair):
         assert ('student_feats' in connectors) == method.startswith('review')
         assert cfg.custom_hooks == [
             dict(type='nd_mmdet.ClassCentersHook', max_iters=200),
-            dict(type='nd_mmdet.ReseedPerEpochHook')]
+            dict(type='nd_mmdet.ReseedPerEpochHook'),
+            dict(type='nd_mmdet.TrainingHealthHook')]
         resize = cfg.train_dataloader.dataset.pipeline[2]
         assert resize.type == 'RandomChoiceResize'
         assert [s[1] for s in resize.scales] == list(range(640, 801, 32))

@@ -195,3 +195,27 @@ def test_bad_inputs():
     _raises(r'class_centers.*class index \[1\]', s, t, y, c_zero)
     # a zero centre that no label uses is fine
     assert torch.isfinite(NDLoss()(s, t, torch.tensor([0, 0]), c_zero))
+
+
+def test_ignore_index_leaves_those_samples_out():
+    """The hand example: per-sample 0.7 (class 0) and 0.292893 (class 1);
+    leaving one class out gives the other's term, and its rows no
+    gradient."""
+    s, t, y, c = hand()
+    s.requires_grad_(True)
+    only_1 = NDLoss(ignore_index=0)(s, t, y, c)
+    assert only_1.item() == pytest.approx(0.292893, abs=1e-5)
+    only_1.backward()
+    assert torch.equal(s.grad[0], torch.zeros(2))
+    assert s.grad[1].abs().sum() > 0
+    assert NDLoss(ignore_index=1)(s, t, y, c).item() == pytest.approx(
+        0.7, abs=1e-5)
+    # an index no sample has changes nothing; every sample ignored -> 0
+    assert NDLoss(ignore_index=5)(s, t, y, c).item() == pytest.approx(
+        0.496447, abs=1e-5)
+    s.grad = None
+    none = NDLoss(ignore_index=0)(s, t, torch.zeros(2, dtype=torch.long), c)
+    none.backward()
+    assert none.item() == 0.0 and torch.equal(s.grad, torch.zeros(2, 2))
+    with pytest.raises(ValueError, match='ignore_index must be an int'):
+        NDLoss(ignore_index=1.0)

@@ -17,4 +17,5 @@ model = dict(
 custom_hooks = [
     dict(type='nd_mmdet.ClassCentersHook', max_iters=200),
     dict(type='nd_mmdet.ReseedPerEpochHook'),
+    dict(type='nd_mmdet.TrainingHealthHook'),
 ]

@@ -7,7 +7,10 @@
 _base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_2x_coco.py']
 custom_imports = dict(imports=['nd_mmdet'], allow_failed_imports=False)
 # Exact resume: each epoch's random stream depends on seed + epoch.
-custom_hooks = [dict(type='nd_mmdet.ReseedPerEpochHook')]
+custom_hooks = [
+    dict(type='nd_mmdet.ReseedPerEpochHook'),
+    dict(type='nd_mmdet.TrainingHealthHook'),
+]
 model = dict(
     _delete_=True,
     _scope_='nd_mmdet',

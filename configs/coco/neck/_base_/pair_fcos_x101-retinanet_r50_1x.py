@@ -8,7 +8,10 @@
 _base_ = ['mmdet::retinanet/retinanet_r50_fpn_1x_coco.py']
 custom_imports = dict(imports=['nd_mmdet'], allow_failed_imports=False)
 # Exact resume: each epoch's random stream depends on seed + epoch.
-custom_hooks = [dict(type='nd_mmdet.ReseedPerEpochHook')]
+custom_hooks = [
+    dict(type='nd_mmdet.ReseedPerEpochHook'),
+    dict(type='nd_mmdet.TrainingHealthHook'),
+]
 model = dict(
     _delete_=True,
     _scope_='nd_mmdet',

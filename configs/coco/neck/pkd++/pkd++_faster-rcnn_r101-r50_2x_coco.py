@@ -9,4 +9,5 @@ model = dict(distill_losses=dict(loss_nd=dict(type='NDLoss', loss_weight=1.0)))
 custom_hooks = [
     dict(type='nd_mmdet.ClassCentersHook', max_iters=200),
     dict(type='nd_mmdet.ReseedPerEpochHook'),
+    dict(type='nd_mmdet.TrainingHealthHook'),
 ]

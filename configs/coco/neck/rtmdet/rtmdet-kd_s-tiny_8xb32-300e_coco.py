@@ -30,4 +30,5 @@ model = dict(
 custom_hooks = _base_.custom_hooks + [
     dict(type='nd_mmdet.DistillLossStopHook', stop_epoch=280),
     dict(type='nd_mmdet.ReseedPerEpochHook'),
+    dict(type='nd_mmdet.TrainingHealthHook'),
 ]

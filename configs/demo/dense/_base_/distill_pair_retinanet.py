@@ -12,7 +12,10 @@ model = dict(
     teacher='{{fileDirname}}/../../../_base_/models/demo_dense/'
     'retinanet_r18w32_fmnist_det.py',
     teacher_ckpt='work_dirs/demo_dense/teacher/iter_1500.pth')
-custom_hooks = [dict(type='nd_mmdet.ClassCentersHook')]
+custom_hooks = [
+    dict(type='nd_mmdet.ClassCentersHook'),
+    dict(type='nd_mmdet.TrainingHealthHook'),
+]
 # The projector of the runs with ND (`{{_base_.student_embed_projector}}`).
 student_embed_projector = dict(
     type='EmbeddingProjector', in_channels=64, out_channels=128)

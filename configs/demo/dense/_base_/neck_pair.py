@@ -14,3 +14,4 @@ model = dict(
             out_channels=64,
             num_levels=2)),
     distill_losses=dict(loss_pkd=dict(type='PKDLoss', loss_weight=6.0)))
+custom_hooks = [dict(type='nd_mmdet.TrainingHealthHook')]

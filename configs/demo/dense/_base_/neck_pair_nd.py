@@ -10,4 +10,7 @@ model = dict(
         student_embed=dict(
             type='EmbeddingProjector', in_channels=32, out_channels=64)),
     distill_losses=dict(loss_nd=dict(type='NDLoss', loss_weight=1.0)))
-custom_hooks = [dict(type='nd_mmdet.ClassCentersHook')]
+custom_hooks = [
+    dict(type='nd_mmdet.ClassCentersHook'),
+    dict(type='nd_mmdet.TrainingHealthHook'),
+]

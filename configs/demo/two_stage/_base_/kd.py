@@ -16,7 +16,10 @@ model = dict(
     teacher_ckpt='work_dirs/demo_two_stage/teacher/iter_1500.pth',
     distill_losses=dict(
         loss_kd=dict(type='KDLoss', temperature=1.0, loss_weight=1.0)))
-custom_hooks = [dict(type='nd_mmdet.ClassCentersHook')]
+custom_hooks = [
+    dict(type='nd_mmdet.ClassCentersHook'),
+    dict(type='nd_mmdet.TrainingHealthHook'),
+]
 # What KD++ adds (kd++.py): ND (weight 1.0, the COCO R101 -> R50 weight; not
 # tuned here) on the box features of the same RoIs.
 loss_nd = dict(type='NDLoss', loss_weight=1.0)
