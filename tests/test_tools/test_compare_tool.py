@@ -212,3 +212,24 @@ def test_bad_arguments_stop_before_anything_runs(tmp_path, capsys):
             tool.main(argv + ['--work-dir', str(tmp_path / 'w')])
         assert exit_info.value.code == code, argv
         assert message in capsys.readouterr().err, argv
+
+
+def test_one_gpu_per_run_when_there_are_enough(monkeypatch, capsys):
+    import torch
+    tool = _load_tool()
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '3,5')
+    env, devices = tool.slot_env(2, threads=4)
+    assert devices == 2
+    assert env(0) == dict(OMP_NUM_THREADS='4', MKL_NUM_THREADS='4',
+                          PYTHONUNBUFFERED='1', CUDA_VISIBLE_DEVICES='3')
+    assert env(1)['CUDA_VISIBLE_DEVICES'] == '5'
+    # more runs than GPUs: they share them (said once)
+    env, _ = tool.slot_env(3, threads=1)
+    assert 'CUDA_VISIBLE_DEVICES' not in env(2)
+    assert '2 GPU(s) for --jobs 3: the runs share them' in \
+        capsys.readouterr().out
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    env, devices = tool.slot_env(2, threads=1)
+    assert devices == 0 and 'CUDA_VISIBLE_DEVICES' not in env(1)
