@@ -140,3 +140,34 @@ def test_mmpretrain_own_train_tool_trains_an_nd_mmdet_config(
     assert 'loss_nd:' in log and 'class centres: ' in log
     assert osp.isfile(tmp_path / 'work' / 'epoch_1.pth')
     assert 'Could not import OneDL' not in log
+
+
+def test_mmpretrain_own_train_tool_trains_a_fashion_mnist_demo_config(
+        tmp_path):
+    """MMPretrain's tools/train.py sets ``persistent_workers=True`` on
+    every loader the config does not set, which PyTorch refuses with
+    ``num_workers=0``: the demo configs set it off (one iteration, the
+    KD++ demo pair with an untrained teacher checkpoint)."""
+    import torch
+    from mmengine.config import Config
+    demo = osp.join(REPO, 'configs/demo/kd++_resnet8-resnet8thin_fmnist-2k.py')
+    cfg = Config.fromfile(demo)
+    for loader in ('train_dataloader', 'test_dataloader'):
+        assert cfg[loader].num_workers == 0
+        assert cfg[loader].persistent_workers is False, loader
+    teacher = tmp_path / 'teacher.pth'
+    from nd_mmdet.registry import MODELS
+    from nd_mmdet.utils import load_model_config
+    torch.save({'state_dict': MODELS.build(
+        load_model_config(cfg.model.teacher)).state_dict()}, teacher)
+    train_py = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
+                        'train.py')
+    log = run([sys.executable, train_py, demo,
+               '--work-dir', tmp_path / 'work', '--cfg-options',
+               'train_cfg.max_iters=1',
+               'default_hooks.logger.interval=1',
+               f'model.teacher_ckpt={teacher}'], tmp_path)
+    # (with persistent_workers=True the run dies with "persistent_workers
+    # option needs num_workers > 0" and ``run`` fails on the exit code)
+    assert 'Iter(train) [1/1]' in log and 'loss_kd:' in log
+    assert osp.isfile(tmp_path / 'work' / 'iter_1.pth')
