@@ -187,17 +187,22 @@ def verify(converted, arch):
     return model
 
 
-def convert_file(arch, src, dst, check=True):
-    """Read ``src``, convert, optionally verify, write ``dst``."""
-    _check_arch(arch)
+def read_source(src):
+    """``torch.load`` of the source file (weights only), or one error
+    naming it."""
     if not osp.isfile(src):
         raise FileNotFoundError(f'source checkpoint not found: {src}')
     try:
-        ckpt = torch.load(src, map_location='cpu', weights_only=True)
+        return torch.load(src, map_location='cpu', weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
         raise ValueError(f'cannot read {src} as a torch state dict: '
                          f'{str(err).splitlines()[0]}') from err
-    converted = convert(unwrap_state_dict(ckpt), arch)
+
+
+def convert_file(arch, src, dst, check=True):
+    """Read ``src``, convert, optionally verify, write ``dst``."""
+    _check_arch(arch)
+    converted = convert(unwrap_state_dict(read_source(src)), arch)
     if check:
         verify(converted, arch)
     if osp.dirname(dst):
