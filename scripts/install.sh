@@ -130,6 +130,16 @@ if "${PIP[@]}" install --dry-run -r requirements/stack.txt 2>/dev/null | \
 fi
 "${PIP[@]}" install -q -r requirements/stack.txt
 
+# strip_into_cache BUILD WHEELS: the mmcv wheel built in BUILD with its debug
+# symbols stripped (84 MB -> 2 MB), repacked so RECORD stays valid, into the
+# cache folder WHEELS; BUILD is removed.
+strip_into_cache() {
+  "$VPY" -m wheel unpack -d "$1/unpacked" "$1"/onedl_mmcv-*.whl
+  find "$1/unpacked" -name '_ext*.so' -exec strip --strip-debug {} +
+  "$VPY" -m wheel pack -d "$2" "$1"/unpacked/onedl_mmcv-*
+  rm -rf "$1"
+}
+
 # The CUDA compiler for mmcv's CUDA ops, as CUDA_HOME: the system's nvcc when
 # its CUDA version is torch's, else NVIDIA's PyPI wheels of torch's exact
 # CUDA version (cuda-toolkit[nvcc,...] for CUDA >= 13, nvidia-cuda-nvcc-cu12
@@ -234,10 +244,7 @@ build_cuda_mmcv() {
       MAX_JOBS="${MMCV_MAX_JOBS:-$(nproc)}" \
       "${PIP[@]}" wheel -q --no-build-isolation --no-deps --no-binary onedl-mmcv \
       -w "$build" "$MMCV_PIN"
-    "$VPY" -m wheel unpack -d "$build/unpacked" "$build"/onedl_mmcv-*.whl
-    find "$build/unpacked" -name '_ext*.so' -exec strip --strip-debug {} +
-    "$VPY" -m wheel pack -d "$wheels" "$build"/unpacked/onedl_mmcv-*
-    rm -rf "$build"
+    strip_into_cache "$build" "$wheels"
     wheel="$(ls "$wheels"/onedl_mmcv-*.whl | head -n1)"
   fi
   log "installing $(basename "$wheel") (CUDA $cuda)"
@@ -259,11 +266,7 @@ elif ! "$VPY" -c "import mmcv.ops" >/dev/null 2>&1; then
     MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MMCV_MAX_JOBS:-$(nproc)}" \
       "${PIP[@]}" wheel -q --no-build-isolation --no-deps --no-binary onedl-mmcv \
       -w "$BUILD" "$MMCV_PIN"
-    # Strip debug symbols (84 MB -> 2 MB), then repack so RECORD stays valid.
-    "$VPY" -m wheel unpack -d "$BUILD/unpacked" "$BUILD"/onedl_mmcv-*.whl
-    find "$BUILD/unpacked" -name '_ext*.so' -exec strip --strip-debug {} +
-    "$VPY" -m wheel pack -d "$WHEELS" "$BUILD"/unpacked/onedl_mmcv-*
-    rm -rf "$BUILD"
+    strip_into_cache "$BUILD" "$WHEELS"
     WHEEL="$(ls "$WHEELS"/onedl_mmcv-*.whl | head -n1)"
   fi
   log "installing $(basename "$WHEEL")"

@@ -32,6 +32,18 @@ print('nd_mmdet modules:', sorted(
 """
 
 
+#: Runs the script named by its first argument (the rest its arguments) as
+#: ``python SCRIPT ...`` would, failing on a non-zero exit.
+RUN_SCRIPT = textwrap.dedent("""
+    import runpy, sys
+    sys.argv = sys.argv[1:]
+    try:
+        runpy.run_path(sys.argv[0], run_name='__main__')
+    except SystemExit as e:
+        assert not e.code, e.code
+    """)
+
+
 def run_python(script, cwd, *args):
     """Run ``script`` with this interpreter in ``cwd`` (not the repository:
     the repository's nd_mmdet must not be on sys.path by accident); return
@@ -100,16 +112,8 @@ def test_mmdet_own_test_tool_evaluates_an_exported_student(tmp_path):
 
     test_py = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
                        'test.py')
-    script = textwrap.dedent("""
-        import runpy, sys
-        sys.argv = sys.argv[1:]
-        try:
-            runpy.run_path(sys.argv[0], run_name='__main__')
-        except SystemExit as e:
-            assert not e.code, e.code
-        """)
     out, nd_modules = run_python(
-        script, tmp_path, test_py, tmp_path / 'student.py',
+        RUN_SCRIPT, tmp_path, test_py, tmp_path / 'student.py',
         tmp_path / 'student.pth', '--work-dir', tmp_path / 'work',
         '--cfg-options', f'test_dataloader.dataset.data_root={data["root"]}',
         f'test_dataloader.dataset.ann_file={data["val_ann"]}',

@@ -3,24 +3,15 @@ distiller kind, run twice and identical; teacher on the device, in eval,
 frozen; the step changes the student) in every suite, the clean skip
 without CUDA, the loss comparison, and the whole check on a GPU (marker
 ``gpu``, skipped without CUDA)."""
-import importlib.util
 import math
-import os.path as osp
 
 import pytest
 import torch
 
-from tests.tools_runner import REPO, run_tool
+from tests.test_reliability.tool_call import load_tool
+from tests.tools_runner import run_tool
 
 KINDS = ('classification', 'two-stage', 'dense', 'neck')
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'check_env', osp.join(REPO, 'tools', 'check_env.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def result_lines(out):
@@ -50,7 +41,7 @@ def test_without_cuda_the_device_half_is_skipped_cleanly():
 
 
 def test_loss_comparison():
-    tool = _tool()
+    tool = load_tool('check_env.py')
     # |got - want| <= atol + rtol * |want|: 1e-4 + 1e-3 * 1.0 = 1.1e-3
     assert tool.close(1.0005, 1.0, 1e-3, 1e-4)
     assert not tool.close(1.002, 1.0, 1e-3, 1e-4)

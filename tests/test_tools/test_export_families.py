@@ -18,7 +18,7 @@ from nd_mmdet.utils import build_model_from_spec
 from tests.detector_zoo import FAMILIES, tiny_detector
 from tests.detector_zoo import test_pipeline as family_test_pipeline
 from tests.test_e2e.test_detection_e2e import export_student
-from tests.test_packaging.test_environment import run_python
+from tests.test_packaging.test_environment import RUN_SCRIPT, run_python
 from tests.tiny_coco import CLASSES, write_tiny_coco
 
 torch.set_num_threads(1)
@@ -126,16 +126,8 @@ def test_mmdet_own_test_tool_evaluates_an_exported_detr_student(
     folder = folders[FULL_TEST]
     test_py = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
                        'test.py')
-    script = textwrap.dedent("""
-        import runpy, sys
-        sys.argv = sys.argv[1:]
-        try:
-            runpy.run_path(sys.argv[0], run_name='__main__')
-        except SystemExit as e:
-            assert not e.code, e.code
-        """)
     out, nd_modules = run_python(
-        script, tmp_path, test_py, folder / 'student.py',
+        RUN_SCRIPT, tmp_path, test_py, folder / 'student.py',
         folder / 'student.pth', '--work-dir', tmp_path / 'work')
     assert nd_modules == '[]'
     assert 'coco/bbox_mAP:' in out

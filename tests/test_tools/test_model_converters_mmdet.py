@@ -3,31 +3,18 @@ torchvision ResNet-18 / MobileNetV2 (BN statistics randomised too),
 converted, loads strictly into MMDetection's backbone, and every stage of
 the backbone (out_indices = all stages) gives the output of the
 corresponding torchvision layers on an image (atol 1e-5)."""
-import importlib.util
-import os.path as osp
-
 import pytest
 import torch
 
 import nd_mmdet  # noqa: F401  (makes torchvision importable on CPU torch)
 import torchvision  # noqa: E402  (after nd_mmdet)
+from tests.test_reliability.tool_call import load_tool  # noqa: E402
 from tests.test_tools.test_model_converters import randomised  # noqa: E402
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(ROOT, 'tools', 'model_converters', 'torchvision_to_mmdet.py')
 
 torch.set_num_threads(1)
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('torchvision_to_mmdet',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = load_tool('model_converters/torchvision_to_mmdet.py')
 
 
 def image():
@@ -140,6 +127,7 @@ def test_wrong_arch_and_widen_factor_are_errors(tmp_path, capsys):
         weights=None, width_mult=0.5).state_dict(), half)
     assert tool.main(['mobilenet_v2', str(half), str(tmp_path / 'y.pth')]) \
         == 1
-    assert 'wrong shapes' in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert 'shape mismatches' in err and '--widen-factor?' in err
     with pytest.raises(ValueError, match='not torchvision resnet18 keys'):
         tool.convert({'features.0.0.weight': torch.zeros(1)}, 'resnet18')

@@ -35,7 +35,6 @@ Before saving, the converted weights are loaded strictly into the
 MMDetection backbone (``--no-verify`` skips it); any key that is not
 mapped, and any missing one, is an error.
 """
-import argparse
 import importlib.util
 import os.path as osp
 import re
@@ -125,20 +124,14 @@ def build_backbone(arch, widen_factor=1.0, all_stages=True):
 
 def verify(converted, arch, widen_factor=1.0):
     """Load ``converted`` strictly into :func:`build_backbone`'s model."""
+    from nd_mmdet.utils.state_dict_match import describe, mismatch
     model = build_backbone(arch, widen_factor)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(converted))
-    unexpected = sorted(set(converted) - set(own))
-    if missing or unexpected:
+    diff = mismatch(model.state_dict(), converted)
+    if diff:
         raise ValueError(
             f'converted {arch} weights do not match MMDetection\'s backbone '
-            f'(widen_factor {widen_factor}): missing {missing[:8]}, '
-            f'unexpected {unexpected[:8]}')
-    wrong = [k for k, v in own.items() if v.shape != converted[k].shape]
-    if wrong:
-        raise ValueError(
-            f'converted {arch} weights have wrong shapes: {wrong[:8]} '
-            '(another architecture or --widen-factor?)')
+            f'(widen_factor {widen_factor}; another architecture or '
+            f'--widen-factor?): {describe(diff)}')
     model.load_state_dict(converted, strict=True)
     return model
 
@@ -167,34 +160,22 @@ def convert_file(arch, src, dst, check=True, widen_factor=1.0):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Convert torchvision ImageNet weights to an MMDetection '
-        'backbone (ResNet style=pytorch, MobileNetV2)')
-    parser.add_argument('arch', choices=sorted(ARCHS), help='architecture')
-    parser.add_argument('src', help='torchvision state dict (.pth)')
-    parser.add_argument('dst', help='output checkpoint (.pth)')
+    parser = to_mmpretrain.converter_parser(
+        'Convert torchvision ImageNet weights to an MMDetection backbone '
+        '(ResNet style=pytorch, MobileNetV2)', 'MMDetection backbone')
     parser.add_argument(
         '--widen-factor', type=float, default=1.0,
         help='MobileNetV2 width multiplier of the source (default 1.0)')
-    parser.add_argument(
-        '--no-verify',
-        action='store_true',
-        help='skip the strict load into the MMDetection backbone')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        converted = convert_file(args.arch, args.src, args.dst,
-                                 check=not args.no_verify,
-                                 widen_factor=args.widen_factor)
-    except (FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    print(f'converted {len(converted)} tensors of torchvision {args.arch} '
-          f'-> MMDetection backbone {args.dst}')
-    return 0
+    return to_mmpretrain.run_conversion(
+        lambda: convert_file(args.arch, args.src, args.dst,
+                             check=not args.no_verify,
+                             widen_factor=args.widen_factor),
+        f'torchvision {args.arch} -> MMDetection backbone {args.dst}')
 
 
 if __name__ == '__main__':
