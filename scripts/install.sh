@@ -104,9 +104,9 @@ TORCH_VERSION="${TORCH_PIN#torch==}"
 if [ "$CUDA" = 1 ]; then
   if ! "$VPY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION' or torch.version.cuda is None)" 2>/dev/null; then
     log "installing $TORCH_PIN (CUDA build from PyPI, with its nvidia-* wheels: GBs)"
-    # No local wheel folder: a +cpu wheel there would win over PyPI's.
-    PIP_FIND_LINKS= "${PIP[@]}" install -q --force-reinstall --no-deps "$TORCH_PIN"
-    PIP_FIND_LINKS= "${PIP[@]}" install -q "$TORCH_PIN"
+    # '===': exactly this version string, so a local +cpu wheel (a wheel
+    # folder, an installed CPU torch) does not satisfy it.
+    "${PIP[@]}" install -q "torch===${TORCH_VERSION}"
     "$VPY" -c "import torch, sys; sys.exit(torch.version.cuda is None)" || {
       echo "[install] $TORCH_PIN installed without CUDA (a local +cpu wheel?); install PyPI's build" >&2; exit 1; }
   fi
