@@ -12,10 +12,17 @@
   editable install scripts/install.sh writes the .pth.
 - ``install_requires``: requirements/runtime.txt. The stack's exact pins,
   torch included, are installed by scripts/install.sh (README "Install").
+- Nothing is written into the source tree by ``pip wheel .`` or
+  ``pip install .``: setuptools' ``build/`` and ``*.egg-info`` go to a
+  temporary folder, removed when the build process ends (pyproject.toml
+  names setuptools as the build backend; explicit ``--build-base`` /
+  ``--egg-base`` options still win).
 """
+import atexit
 import os
 import os.path as osp
 import shutil
+import tempfile
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
@@ -75,6 +82,14 @@ def copy_mim_entries(package_dir):
             shutil.copyfile(source, target)
 
 
+def scratch_dir():
+    """A temporary folder for setuptools' build/ and egg-info, removed at
+    the exit of the process that runs this setup.py."""
+    path = tempfile.mkdtemp(prefix='nd_mmdet-build-')
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 class BuildPyWithMim(build_py):
     """build_py that also ships the .mim folders and the start-up .pth."""
 
@@ -88,6 +103,7 @@ class BuildPyWithMim(build_py):
                        osp.join(self.build_lib, STARTUP_PTH))
 
 
+SCRATCH = scratch_dir()
 setup(
     name='nd_mmdet',
     version=read_version(),
@@ -96,6 +112,9 @@ setup(
     packages=find_packages(include=('nd_mmdet', 'nd_mmdet.*')),
     py_modules=['nd_mmdet_startup'],
     cmdclass={'build_py': BuildPyWithMim},
+    options=dict(
+        build=dict(build_base=osp.join(SCRATCH, 'build')),
+        egg_info=dict(egg_base=SCRATCH)),
     # torch and torchvision are deliberately absent: a pip resolve of them
     # picks the multi-GB CUDA build; install the CPU or CUDA build first.
     install_requires=read_requirements('runtime.txt'),

@@ -1,7 +1,8 @@
 """The one place for workarounds of the pinned OpenMMLab stack.
 
-Every workaround here is listed in :data:`APPLIED` once applied (the train
-and test tools print it), is documented in the README ("Install"), and can be
+Every workaround here is listed in :data:`APPLIED` once applied, logged
+when applied (one INFO line of the Python logger ``nd_mmdet``, through
+:func:`_applied`), documented in docs/get_started.md ("Install"), and can be
 turned off with an environment variable.
 
 1. torchvision without its native ops (``ND_MMDET_NO_TORCHVISION_SHIM=1``
@@ -55,6 +56,14 @@ logger = logging.getLogger('nd_mmdet')
 #: Names of the workarounds applied in this process.
 APPLIED = []
 
+
+def _applied(name, what, switch):
+    """Record workaround ``name`` in :data:`APPLIED` and log one INFO line
+    saying ``what`` it does and the variable ``switch`` that turns it off."""
+    APPLIED.append(name)
+    logger.info('nd_mmdet.compat: %s applied: %s (set %s=1 to disable).',
+                name, what, switch)
+
 def make_torchvision_importable():
     """Declare torchvision's ``nms``/``qnms`` schemas if its ops cannot load.
 
@@ -68,12 +77,10 @@ def make_torchvision_importable():
     declared = nd_mmdet_startup.make_torchvision_importable()
     if nd_mmdet_startup.torchvision_shim_applied() and \
             'torchvision-schema-shim' not in APPLIED:
-        APPLIED.append('torchvision-schema-shim')
-        logger.info(
-            'nd_mmdet.compat: torchvision native ops cannot load with this '
-            'torch build; declared schemas %s so torchvision imports (set '
-            'ND_MMDET_NO_TORCHVISION_SHIM=1 to disable).',
-            declared or ['nms', 'qnms'])
+        _applied('torchvision-schema-shim',
+                 'torchvision native ops cannot load with this torch build; '
+                 f'declared schemas {declared or ["nms", "qnms"]} so '
+                 'torchvision imports', 'ND_MMDET_NO_TORCHVISION_SHIM')
     return bool(declared)
 
 
@@ -103,11 +110,11 @@ def prepare_cpu_distributed(cfg):
     wrapper.setdefault('find_unused_parameters',
                        cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
-    if 'cpu-distributed' not in APPLIED:
-        APPLIED.append('cpu-distributed')
-    logger.info('nd_mmdet.compat: no CUDA; process group initialised with '
-                '%s and the model wrapped with device_ids=None (set '
-                'ND_MMDET_NO_CPU_DIST=1 to disable).', backend)
+    if 'cpu-distributed' in APPLIED:
+        APPLIED.remove('cpu-distributed')
+    _applied('cpu-distributed',
+             f'no CUDA; process group initialised with {backend} and the '
+             'model wrapped with device_ids=None', 'ND_MMDET_NO_CPU_DIST')
     return True
 
 
@@ -133,8 +140,41 @@ def _register_cpu_ddp():
 CPUDistributedDataParallel = _register_cpu_ddp()
 
 
+def current_umask():
+    """The process's file mode creation mask, read without changing it.
+
+    Linux reports it in ``/proc/self/status`` (``Umask:``, since 4.7);
+    reading it there is thread-safe. Elsewhere the mask is read with the
+    ``os.umask`` set-and-restore pair, which briefly changes it for every
+    thread of the process.
+    """
+    try:
+        with open('/proc/self/status', encoding='ascii') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _final_mode(filepath):
+    """The mode a plain ``open(filepath, 'wb')`` leaves ``filepath`` with:
+    the existing file's mode when it is replaced, else ``0o666 & ~umask``."""
+    try:
+        return os.stat(filepath).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
 def atomic_write_bytes(obj, filepath):
-    """Write ``obj`` to ``filepath`` through a temporary file + rename."""
+    """Write ``obj`` to ``filepath`` through a temporary file + rename.
+
+    The file gets the mode mmengine's plain write would give it (see
+    :func:`_final_mode`; the temporary file itself is created private).
+    """
     import tempfile
     directory = osp.dirname(osp.abspath(filepath))
     os.makedirs(directory, exist_ok=True)
@@ -144,6 +184,7 @@ def atomic_write_bytes(obj, filepath):
         with os.fdopen(fd, 'wb') as f:
             f.write(obj)
             f.flush()
+            os.fchmod(f.fileno(), _final_mode(filepath))
             os.fsync(f.fileno())
         os.replace(tmp, filepath)
     except BaseException:
@@ -165,7 +206,9 @@ def atomic_local_put():
     put._nd_mmdet_atomic = True
     put.__doc__ = LocalBackend.put.__doc__
     LocalBackend.put = put
-    APPLIED.append('atomic-local-put')
+    _applied('atomic-local-put',
+             "mmengine's LocalBackend.put (checkpoints) writes a temporary "
+             'file and renames it over the target', 'ND_MMDET_NO_ATOMIC_WRITE')
     return True
 
 
@@ -207,7 +250,10 @@ def keep_checkpoint_deletions_local():
 
     before_train._nd_mmdet_guard = True
     CheckpointHook.before_train = before_train
-    APPLIED.append('checkpoint-deletion-guard')
+    _applied('checkpoint-deletion-guard',
+             "CheckpointHook deletes a resumed run's previous best "
+             "checkpoint only inside this run's directory",
+             'ND_MMDET_NO_CKPT_GUARD')
     return True
 
 

@@ -30,13 +30,14 @@ configs export plain.
 """
 import argparse
 import copy
-import os
+import io
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import nd_mmdet  # noqa: E402,F401  (nd_mmdet.compat before torchvision)
+from nd_mmdet.compat import atomic_write_bytes  # noqa: E402
 from nd_mmdet.utils.entrypoint import (fail, load_config,  # noqa: E402
                                        run_cli)
 from nd_mmdet.utils.state_dict_match import (  # noqa: E402
@@ -164,8 +165,13 @@ def main():
         checkpoint_state_dict(ckpt, args.checkpoint), args.checkpoint)
 
     student_cfg = distiller_part_config(cfg.model, 'student')
+    # A deep copy: detectors write into their sub-configs while they build
+    # (DETR-family heads get share_pred_layer / num_pred_layer /
+    # as_two_stage), and the exported config must be the one the user
+    # wrote, or MMDetection's own tools refuse to build it.
     check_against_student(
-        MODELS.build(student_cfg.copy()), state_dict, args.checkpoint)
+        MODELS.build(copy.deepcopy(student_cfg)), state_dict,
+        args.checkpoint)
 
     meta = dict(
         exported_from=osp.abspath(args.checkpoint),
@@ -180,13 +186,17 @@ def main():
         if key in (ckpt.get('meta') or {}):
             meta[key] = ckpt['meta'][key]
 
-    out_dir = osp.dirname(osp.abspath(args.out))
-    os.makedirs(out_dir, exist_ok=True)
-    torch.save(dict(state_dict=state_dict, meta=meta), args.out)
+    buffer = io.BytesIO()
+    torch.save(dict(state_dict=state_dict, meta=meta), buffer)
+    atomic_write_bytes(buffer.getvalue(), args.out)
     print(f'exported {len(state_dict)} student tensors to {args.out}')
     if args.save_config:
         plain, refs = plain_config(cfg, student_cfg)
-        plain.dump(args.save_config)
+        if args.save_config.endswith('.py'):
+            atomic_write_bytes(plain.pretty_text.encode('utf-8'),
+                               args.save_config)
+        else:  # json / yaml: mmengine's dump, through the atomic put
+            plain.dump(args.save_config)
         if refs:
             first = {}  # each value that needs nd_mmdet -> its first key
             for key, value in refs:

@@ -93,7 +93,7 @@ def load_config(path, cfg_options=None, launcher='none', work_dir=None):
         spec = model.get(role) if isinstance(model, dict) else None
         if isinstance(spec, str) or \
                 (isinstance(spec, dict) and CONFIG_KEY in spec):
-            model[role] = load_model_config(spec, role)
+            model[role] = load_model_config(spec, role, osp.dirname(path))
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:

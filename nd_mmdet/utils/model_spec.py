@@ -15,6 +15,14 @@ A distiller's ``student`` / ``teacher`` may be given as
   error naming it (a typo would otherwise be passed to the model's
   constructor, or ignored).
 
+A relative config path (``'resnet20.py'``, ``'../models/x.py'``) given in
+a config file resolves against that file's folder, as ``_base_`` does
+(``load_model_config(..., base_dir=...)``; the tools pass the folder of the
+config they were given, so in a ``_base_`` file use ``{{fileDirname}}``).
+For compatibility, a path that does not exist there but does from the
+working directory is read from the working directory; when neither
+exists the error names both.
+
 For a config file the ``model`` field is used, with the file's
 ``default_scope`` and, where the model has none, its top-level
 ``data_preprocessor`` (MMPretrain keeps it there).
@@ -29,8 +37,12 @@ from mmengine.config import Config, ConfigDict
 CONFIG_KEY = 'config'
 
 
-def load_model_config(spec, name='model'):
+def load_model_config(spec, name='model', base_dir=None):
     """Return the model config dict described by ``spec`` (see module doc).
+
+    ``base_dir``: the folder of the config file ``spec`` was written in;
+    a relative path is looked up there first, then in the working
+    directory (None: the working directory only).
 
     Raises:
         FileNotFoundError: a config path that does not exist (named).
@@ -39,7 +51,7 @@ def load_model_config(spec, name='model'):
             key the named model does not have.
     """
     if isinstance(spec, (dict, ConfigDict)) and CONFIG_KEY in spec:
-        return _named_with_overrides(spec, name)
+        return _named_with_overrides(spec, name, base_dir)
     if isinstance(spec, (dict, ConfigDict)):
         return _scope_from_type(ConfigDict(copy.deepcopy(dict(spec))))
     if not isinstance(spec, str):
@@ -53,9 +65,7 @@ def load_model_config(spec, name='model'):
             raise FileNotFoundError(
                 f'{name}: package config {spec!r} not found ({err})') from err
     else:
-        if not osp.isfile(spec):
-            raise FileNotFoundError(f'{name}: config file not found: {spec}')
-        file_cfg = Config.fromfile(spec)
+        file_cfg = Config.fromfile(resolve_config_path(spec, name, base_dir))
     if 'model' not in file_cfg:
         raise ValueError(f'{name}: config {spec} has no `model` field')
     model_cfg = copy.deepcopy(file_cfg.model)
@@ -66,6 +76,25 @@ def load_model_config(spec, name='model'):
         model_cfg['data_preprocessor'] = copy.deepcopy(
             file_cfg.data_preprocessor)
     return _scope_from_type(model_cfg)
+
+
+def resolve_config_path(path, name='model', base_dir=None):
+    """The file a config path names: absolute as is; relative, first
+    against ``base_dir`` (the referring config's folder), then against the
+    working directory.
+
+    Raises:
+        FileNotFoundError: naming ``name`` and every place looked at.
+    """
+    tried = [path]
+    if base_dir is not None and not osp.isabs(path):
+        tried.insert(0, osp.normpath(osp.join(base_dir, path)))
+    for candidate in tried:
+        if osp.isfile(candidate):
+            return candidate
+    where = (f'{tried[0]} (next to the config) or {osp.abspath(path)} '
+             '(from the working directory)' if len(tried) == 2 else path)
+    raise FileNotFoundError(f'{name}: config file not found: {where}')
 
 
 def distiller_part_config(model_cfg, role):
@@ -80,7 +109,7 @@ def distiller_part_config(model_cfg, role):
     return part
 
 
-def _named_with_overrides(spec, name):
+def _named_with_overrides(spec, name, base_dir=None):
     """``dict(config=PATH, **overrides)``: the model of PATH with the
     overrides merged in (``ConfigDict.merge``)."""
     overrides = ConfigDict(copy.deepcopy(dict(spec)))
@@ -88,7 +117,7 @@ def _named_with_overrides(spec, name):
     if not isinstance(path, str):
         raise ValueError(f'{name}.{CONFIG_KEY} must be a config file path, '
                         f'got {type(path).__name__}')
-    model_cfg = load_model_config(path, name)
+    model_cfg = load_model_config(path, name, base_dir)
     unknown = [k for k in overrides
                if k not in model_cfg and not k.startswith('_')]
     if unknown:

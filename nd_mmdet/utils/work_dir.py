@@ -6,12 +6,14 @@
   directory share mmengine's timestamp folder and one run's logs and
   checkpoints overwrite the other's; the second run stops instead. The lock
   is an ``flock`` on ``<work_dir>/.nd_mmdet_train.lock``, released by the
-  kernel when the process ends (also on a kill), so it never goes stale.
+  kernel when the process ends (also on a kill), so it never goes stale;
+  the file is removed when the run exits normally.
 - :func:`resolve_auto_resume`: the checkpoint that ``--resume`` (no path)
   continues from, never one outside the work dir without being asked.
 - :func:`check_resume_checkpoint`: the checkpoint holds this model's
   weights and the training state a resume needs.
 """
+import atexit
 import fcntl
 import glob
 import os
@@ -50,17 +52,10 @@ def prepare_work_dir(work_dir):
                          ) from None
 
 
-def lock_work_dir(work_dir):
-    """Take the work dir's training lock for the life of this process.
-
-    Raises:
-        ValueError: another live process holds it (its pid and start time
-            are named).
-    """
-    key = osp.realpath(work_dir)
-    if key in _HELD:
-        return
-    path = osp.join(work_dir, LOCK_NAME)
+def _open_locked(path, work_dir):
+    """Open ``path`` and take its ``flock``; return the fd, or None when the
+    file was removed or replaced by its previous holder meanwhile (the
+    caller tries again on the new file)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -71,10 +66,67 @@ def lock_work_dir(work_dir):
             f'work dir {work_dir} is in use by another training run '
             f'({holder or "unknown process"}); wait for it to end or choose '
             'another --work-dir') from None
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        named = None
+    held = os.fstat(fd)
+    if named is None or (named.st_dev, named.st_ino) != \
+            (held.st_dev, held.st_ino):
+        os.close(fd)  # we locked a file its holder unlinked on release
+        return None
+    return fd
+
+
+def lock_work_dir(work_dir):
+    """Take the work dir's training lock for the life of this process.
+
+    The lock file is removed when the process that took it exits normally
+    (:func:`unlock_work_dir`, registered with ``atexit``); a killed run
+    leaves the file, but not the lock (the kernel drops an ``flock`` with
+    its process). Removing a lock file is safe against a second process
+    that opened it just before: that process finds, after its ``flock``,
+    that the path no longer names the file it locked and starts again.
+
+    Raises:
+        ValueError: another live process holds it (its pid and start time
+            are named).
+    """
+    key = osp.realpath(work_dir)
+    if key in _HELD:
+        return
+    path = osp.join(work_dir, LOCK_NAME)
+    fd = None
+    while fd is None:
+        fd = _open_locked(path, work_dir)
     os.ftruncate(fd, 0)
     os.write(fd, f'pid {os.getpid()} on {socket.gethostname()} since '
              f'{time.strftime("%Y-%m-%d %H:%M:%S")}'.encode())
-    _HELD[key] = fd
+    if not _HELD:
+        atexit.register(_unlock_all)
+    _HELD[key] = (fd, osp.abspath(path), os.getpid())
+
+
+def unlock_work_dir(work_dir):
+    """Release the lock :func:`lock_work_dir` took and remove its file
+    (removed first, closed second: see :func:`lock_work_dir`). Nothing
+    happens when this process does not hold it (a forked child holds the
+    inherited descriptor but not the lock's ownership)."""
+    held = _HELD.pop(osp.realpath(work_dir), None)
+    if held is None:
+        return
+    fd, path, pid = held
+    if pid == os.getpid():
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    os.close(fd)
+
+
+def _unlock_all():
+    for key in list(_HELD):
+        unlock_work_dir(key)
 
 
 def _inside(path, directory):

@@ -32,6 +32,18 @@ print('nd_mmdet modules:', sorted(
 """
 
 
+#: Runs the script named by its first argument (the rest its arguments) as
+#: ``python SCRIPT ...`` would, failing on a non-zero exit.
+RUN_SCRIPT = textwrap.dedent("""
+    import runpy, sys
+    sys.argv = sys.argv[1:]
+    try:
+        runpy.run_path(sys.argv[0], run_name='__main__')
+    except SystemExit as e:
+        assert not e.code, e.code
+    """)
+
+
 def run_python(script, cwd, *args):
     """Run ``script`` with this interpreter in ``cwd`` (not the repository:
     the repository's nd_mmdet must not be on sys.path by accident); return
@@ -100,16 +112,8 @@ def test_mmdet_own_test_tool_evaluates_an_exported_student(tmp_path):
 
     test_py = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
                        'test.py')
-    script = textwrap.dedent("""
-        import runpy, sys
-        sys.argv = sys.argv[1:]
-        try:
-            runpy.run_path(sys.argv[0], run_name='__main__')
-        except SystemExit as e:
-            assert not e.code, e.code
-        """)
     out, nd_modules = run_python(
-        script, tmp_path, test_py, tmp_path / 'student.py',
+        RUN_SCRIPT, tmp_path, test_py, tmp_path / 'student.py',
         tmp_path / 'student.pth', '--work-dir', tmp_path / 'work',
         '--cfg-options', f'test_dataloader.dataset.data_root={data["root"]}',
         f'test_dataloader.dataset.ann_file={data["val_ann"]}',
@@ -140,3 +144,34 @@ def test_mmpretrain_own_train_tool_trains_an_nd_mmdet_config(
     assert 'loss_nd:' in log and 'class centres: ' in log
     assert osp.isfile(tmp_path / 'work' / 'epoch_1.pth')
     assert 'Could not import OneDL' not in log
+
+
+def test_mmpretrain_own_train_tool_trains_a_fashion_mnist_demo_config(
+        tmp_path):
+    """MMPretrain's tools/train.py sets ``persistent_workers=True`` on
+    every loader the config does not set, which PyTorch refuses with
+    ``num_workers=0``: the demo configs set it off (one iteration, the
+    KD++ demo pair with an untrained teacher checkpoint)."""
+    import torch
+    from mmengine.config import Config
+    demo = osp.join(REPO, 'configs/demo/kd++_resnet8-resnet8thin_fmnist-2k.py')
+    cfg = Config.fromfile(demo)
+    for loader in ('train_dataloader', 'test_dataloader'):
+        assert cfg[loader].num_workers == 0
+        assert cfg[loader].persistent_workers is False, loader
+    teacher = tmp_path / 'teacher.pth'
+    from nd_mmdet.registry import MODELS
+    from nd_mmdet.utils import load_model_config
+    torch.save({'state_dict': MODELS.build(
+        load_model_config(cfg.model.teacher)).state_dict()}, teacher)
+    train_py = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
+                        'train.py')
+    log = run([sys.executable, train_py, demo,
+               '--work-dir', tmp_path / 'work', '--cfg-options',
+               'train_cfg.max_iters=1',
+               'default_hooks.logger.interval=1',
+               f'model.teacher_ckpt={teacher}'], tmp_path)
+    # (with persistent_workers=True the run dies with "persistent_workers
+    # option needs num_workers > 0" and ``run`` fails on the exit code)
+    assert 'Iter(train) [1/1]' in log and 'loss_kd:' in log
+    assert osp.isfile(tmp_path / 'work' / 'iter_1.pth')

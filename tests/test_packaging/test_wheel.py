@@ -9,6 +9,7 @@ import os.path as osp
 import shutil
 import sys
 import sysconfig
+import tomllib
 import zipfile
 
 import pytest
@@ -43,14 +44,37 @@ def checkout_copy(dst):
             shutil.copy2(src, osp.join(dst, name))
 
 
+def tree(root):
+    """Every path under ``root`` (folders and files), relative."""
+    return {osp.relpath(osp.join(folder, name), root)
+            for folder, dirs, files in os.walk(root)
+            for name in dirs + files}
+
+
 @pytest.fixture(scope='module')
-def wheel(tmp_path_factory):
+def build(tmp_path_factory):
+    """``(wheel path, paths the build wrote into the source copy)``."""
     tmp = tmp_path_factory.mktemp('wheel')
     checkout_copy(tmp / 'src')
+    before = tree(tmp / 'src')
     run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps',
          '--no-build-isolation', '-w', tmp / 'dist', tmp / 'src'], tmp)
     (path,) = (tmp / 'dist').glob('nd_mmdet-*.whl')
-    return path
+    return path, sorted(tree(tmp / 'src') - before)
+
+
+@pytest.fixture(scope='module')
+def wheel(build):
+    return build[0]
+
+
+def test_pip_wheel_leaves_the_source_tree_clean(build):
+    """pyproject.toml names the backend; setup.py builds outside the tree
+    (no build/, no nd_mmdet.egg-info, no .mim copy)."""
+    assert build[1] == []
+    with open(osp.join(REPO, 'pyproject.toml'), 'rb') as f:
+        backend = tomllib.load(f)['build-system']['build-backend']
+    assert backend == 'setuptools.build_meta'
 
 
 def requirement_lines(name):

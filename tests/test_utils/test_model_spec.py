@@ -94,3 +94,68 @@ model = dict(student=dict(_delete_=True, config={RESNET20!r},
     bad.write_text(config.read_text().replace('head=', 'heed='))
     with pytest.raises(ValueError, match="has no field 'heed'"):
         load_config(str(bad))
+
+
+def _pair_config(folder, student, teacher="'teacher.py'"):
+    """A KD++ config in ``folder`` naming its student and teacher by the
+    given (relative) paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / 'pair.py'
+    config.write_text(f"""
+_base_ = [{CIFAR_KDPP!r}]
+model = dict(student=dict(_delete_=True, config={student},
+                          head=dict(num_classes=10)),
+             teacher={teacher})
+""")
+    return str(config)
+
+
+def _model_file(path, arch, num_classes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"""
+_base_ = [{RESNET20!r}]
+model = dict(backbone=dict(arch={arch!r}), head=dict(num_classes={num_classes}))
+""")
+
+
+def test_relative_student_and_teacher_resolve_next_to_the_config(
+        tmp_path, monkeypatch):
+    configs = tmp_path / 'configs'
+    _model_file(configs / 'models' / 'student.py', 'resnet20', 5)
+    _model_file(configs / 'teacher.py', 'resnet56', 6)
+    # the same names from the working directory are other models: the
+    # config's folder wins, as it does for _base_
+    work = tmp_path / 'work'
+    _model_file(work / 'models' / 'student.py', 'resnet32', 7)
+    _model_file(work / 'teacher.py', 'resnet32', 8)
+    config = _pair_config(configs, "'models/student.py'")
+    monkeypatch.chdir(work)
+    cfg = load_config(config)
+    assert cfg.model.student.backbone.arch == 'resnet20'
+    assert cfg.model.student.head.num_classes == 10  # the override
+    assert cfg.model.teacher.backbone.arch == 'resnet56'
+    assert cfg.model.teacher.head.num_classes == 6
+
+
+def test_relative_path_found_only_from_the_working_directory_still_loads(
+        tmp_path, monkeypatch):
+    _model_file(tmp_path / 'work' / 'teacher.py', 'resnet32', 8)
+    _model_file(tmp_path / 'work' / 'student.py', 'resnet20', 3)
+    config = _pair_config(tmp_path / 'configs', "'student.py'")
+    monkeypatch.chdir(tmp_path / 'work')
+    cfg = load_config(config)
+    assert cfg.model.teacher.backbone.arch == 'resnet32'
+    assert cfg.model.student.backbone.arch == 'resnet20'
+
+
+def test_relative_path_found_nowhere_names_both_places(tmp_path,
+                                                       monkeypatch):
+    config = _pair_config(tmp_path / 'configs', f'{RESNET20!r}',
+                          "'missing/teacher.py'")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as info:
+        load_config(config)
+    message = str(info.value)
+    assert message.startswith('teacher: config file not found: ')
+    assert str(tmp_path / 'configs' / 'missing' / 'teacher.py') in message
+    assert str(tmp_path / 'missing' / 'teacher.py') in message

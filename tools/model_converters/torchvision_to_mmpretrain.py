@@ -187,17 +187,22 @@ def verify(converted, arch):
     return model
 
 
-def convert_file(arch, src, dst, check=True):
-    """Read ``src``, convert, optionally verify, write ``dst``."""
-    _check_arch(arch)
+def read_source(src):
+    """``torch.load`` of the source file (weights only), or one error
+    naming it."""
     if not osp.isfile(src):
         raise FileNotFoundError(f'source checkpoint not found: {src}')
     try:
-        ckpt = torch.load(src, map_location='cpu', weights_only=True)
+        return torch.load(src, map_location='cpu', weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
         raise ValueError(f'cannot read {src} as a torch state dict: '
                          f'{str(err).splitlines()[0]}') from err
-    converted = convert(unwrap_state_dict(ckpt), arch)
+
+
+def convert_file(arch, src, dst, check=True):
+    """Read ``src``, convert, optionally verify, write ``dst``."""
+    _check_arch(arch)
+    converted = convert(unwrap_state_dict(read_source(src)), arch)
     if check:
         verify(converted, arch)
     if osp.dirname(dst):
@@ -210,31 +215,43 @@ def convert_file(arch, src, dst, check=True):
     return converted
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Convert torchvision ImageNet weights to the MMPretrain '
-        'ImageClassifier layout')
+def converter_parser(description, target):
+    """The arguments every converter takes: ARCH SRC DST --no-verify."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument('arch', choices=sorted(ARCHS), help='architecture')
     parser.add_argument('src', help='torchvision state dict (.pth)')
     parser.add_argument('dst', help='output checkpoint (.pth)')
     parser.add_argument(
         '--no-verify',
         action='store_true',
-        help='skip the strict load into the MMPretrain model')
-    return parser.parse_args(argv)
+        help=f'skip the strict load into the {target}')
+    return parser
+
+
+def run_conversion(convert_call, what):
+    """Run ``convert_call()``: 0 and one line saying ``what`` was
+    converted, or 1 and one ``error:`` line."""
+    try:
+        converted = convert_call()
+    except (FileNotFoundError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    print(f'converted {len(converted)} tensors of {what}')
+    return 0
+
+
+def parse_args(argv=None):
+    return converter_parser(
+        'Convert torchvision ImageNet weights to the MMPretrain '
+        'ImageClassifier layout', 'MMPretrain model').parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        converted = convert_file(args.arch, args.src, args.dst,
-                                 check=not args.no_verify)
-    except (FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
-    print(f'converted {len(converted)} tensors of torchvision {args.arch} '
-          f'-> {args.dst}')
-    return 0
+    return run_conversion(
+        lambda: convert_file(args.arch, args.src, args.dst,
+                             check=not args.no_verify),
+        f'torchvision {args.arch} -> {args.dst}')
 
 
 if __name__ == '__main__':

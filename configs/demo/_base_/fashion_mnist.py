@@ -16,6 +16,7 @@ test_pipeline = [dict(type='PackInputs')]
 train_dataloader = dict(
     batch_size=64,
     num_workers=0,
+    persistent_workers=False,  # MMPretrain's train.py sets True: needs workers
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -27,6 +28,7 @@ train_dataloader = dict(
 test_dataloader = dict(
     batch_size=500,
     num_workers=0,
+    persistent_workers=False,  # MMPretrain's train.py sets True: needs workers
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

@@ -221,13 +221,26 @@ class BaseDistiller(BaseModel):
                     f'teacher data_preprocessor.{attr} '
                     f'{t_val.flatten().tolist()} differs from the student\'s '
                     f'{s_val.flatten().tolist()}: the teacher is run on the '
-                    "student's preprocessed images")
+                    f"student's preprocessed images{self._renormalise_hint()}")
         s_flip = getattr(s_pre, '_channel_conversion', None)
         t_flip = getattr(t_pre, '_channel_conversion', None)
         if s_flip is not None and t_flip is not None and s_flip != t_flip:
             raise ValueError(
                 'teacher and student data_preprocessor differ in bgr_to_rgb '
-                f'(teacher {t_flip}, student {s_flip})')
+                f'(teacher {t_flip}, student {s_flip})'
+                f'{self._renormalise_hint()}')
+
+    def _renormalise_hint(self):
+        """For detectors: the distiller that maps the teacher's
+        normalisation (appended to a refusal of differing ones)."""
+        try:
+            from mmdet.models.detectors import BaseDetector
+        except ImportError:
+            return ''
+        if not isinstance(self.student, BaseDetector):
+            return ''
+        return ('; type=\'NeckDistiller\' distils these two at the neck: '
+                'it re-normalises the teacher\'s input')
 
     def check_embed_widths(self, s_dim, t_dim, feature, field):
         """The student embedding reaches the teacher's width: through the

@@ -28,11 +28,13 @@ and a RetinaNet student (P3-P7) are distilled on P3-P6.
 import math
 
 import torch
+from mmengine.logging import print_log
 
 from nd_mmdet.registry import MODELS
 from .base_distiller import BaseDistiller
 from .gt_box_embeddings import boxes_and_levels, pool_boxes
-from .neck_levels import feature_tuple, match_levels, probe_levels
+from .neck_levels import (describe_pairs, feature_tuple, match_levels,
+                          probe_levels)
 from .recorder import OutputRecorder
 from .teacher_inputs import TeacherInputMap
 
@@ -135,10 +137,10 @@ class NeckDistiller(BaseDistiller):
         self.uses_gt_boxes = bool(self.required_inputs &
                                   set(self.BOX_INPUTS))
         if self.has_teacher:
+            levels = (probe_levels(self.student, 'student', probe_size),
+                      probe_levels(self.teacher, 'teacher', probe_size))
             self.level_pairs = match_levels(
-                probe_levels(self.student, 'student', probe_size),
-                probe_levels(self.teacher, 'teacher', probe_size),
-                strides=strides, level_pairs=level_pairs)
+                *levels, strides=strides, level_pairs=level_pairs)
             if 'teacher_feats' in self.required_inputs:
                 self._check_widths()
             if self.uses_gt_boxes:
@@ -146,6 +148,12 @@ class NeckDistiller(BaseDistiller):
             self.teacher_input = TeacherInputMap(
                 self.student.data_preprocessor,
                 self.teacher.data_preprocessor)
+            print_log('NeckDistiller: levels paired: '
+                      f'{describe_pairs(self.level_pairs, *levels)}',
+                      logger='current')
+            print_log('NeckDistiller: teacher input: '
+                      f'{describe_teacher_input(self.teacher_input)}',
+                      logger='current')
 
     def _check_widths(self):
         s_ch = [p.student.channels for p in self.level_pairs]
@@ -315,3 +323,26 @@ def detector_num_classes(model):
         if isinstance(num, int):
             return num
     return None
+
+
+def describe_teacher_input(teacher_input):
+    """How :class:`TeacherInputMap` maps the student's batch to the
+    teacher's input, in one line, for the build log."""
+    steps = []
+    if teacher_input.remap:
+        formula = 'x_t = ' + ('flip_channels(x_s)' if teacher_input.flip
+                              else 'x_s')
+        if teacher_input.affine:
+            scale, shift = ([round(v, 4) for v in t.flatten().tolist()]
+                            for t in (teacher_input.scale,
+                                      teacher_input.shift))
+            formula += f' * {scale} + {shift} (per channel)'
+        steps.append(f're-normalised: {formula}, pad value '
+                     f'{teacher_input.pad_value:g}')
+    else:
+        steps.append("the student's batch as is (same mean, std, channel "
+                     'order and pad value)')
+    if teacher_input.pad_size_divisor > 1:
+        steps.append('padded to a multiple of '
+                     f'{teacher_input.pad_size_divisor}')
+    return ', '.join(steps)

@@ -169,3 +169,25 @@ def match_levels(student_levels: Sequence[Level],
             'share none: neck distillation needs levels of equal stride')
     return [LevelPair(by_stride['student'][s], by_stride['teacher'][s])
             for s in shared]
+
+
+def describe_pairs(pairs: Sequence[LevelPair],
+                   student_levels: Sequence[Level] = (),
+                   teacher_levels: Sequence[Level] = ()) -> str:
+    """The pairing in one line, for the build log, e.g. ``stride 8: student
+    level 0 (64 ch) <- teacher level 1 (256 ch); ...; unpaired: student
+    strides [128], teacher strides [4]``."""
+    text = '; '.join(
+        f'stride {p.student.stride}: student level {p.student.index} '
+        f'({p.student.channels} ch) <- teacher level {p.teacher.index} '
+        f'({p.teacher.channels} ch)' for p in pairs)
+    unpaired = []
+    for side, levels in (('student', student_levels),
+                         ('teacher', teacher_levels)):
+        used = {getattr(p, side).index for p in pairs}
+        left = [lv.stride for lv in levels if lv.index not in used]
+        if left:
+            unpaired.append(f'{side} strides {left}')
+    if unpaired:
+        text += '; unpaired: ' + ', '.join(unpaired)
+    return text

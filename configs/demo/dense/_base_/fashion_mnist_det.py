@@ -26,6 +26,7 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=32,
     num_workers=0,
+    persistent_workers=False,  # MMPretrain's train.py sets True: needs workers
     sampler=dict(type='InfiniteSampler', shuffle=True),
     batch_sampler=None,
     dataset=dict(
@@ -39,6 +40,7 @@ train_dataloader = dict(
 test_dataloader = dict(
     batch_size=50,
     num_workers=0,
+    persistent_workers=False,  # MMPretrain's train.py sets True: needs workers
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
