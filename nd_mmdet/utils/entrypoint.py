@@ -80,10 +80,15 @@ def load_config(path, cfg_options=None, launcher='none', work_dir=None):
     ``'mmdet::...'`` or ``dict(config=..., **overrides)``) is first
     expanded into its model config dict
     (:func:`nd_mmdet.utils.load_model_config`), so ``cfg_options`` such as
-    ``model.student.roi_head.bbox_head.num_classes=1`` merge into it."""
+    ``model.student.roi_head.bbox_head.num_classes=1`` merge into it.
+
+    The final config's keys are then checked
+    (:func:`nd_mmdet.utils.strict_config.check_config_keys`): a key that
+    nothing reads (a typo) stops here with one line."""
     from mmengine.config import Config
 
     from .model_spec import CONFIG_KEY, load_model_config
+    from .strict_config import check_config_keys
     if not osp.isfile(path):
         fail(f'config file not found: {path}')
     cfg = Config.fromfile(path)
@@ -104,6 +109,7 @@ def load_config(path, cfg_options=None, launcher='none', work_dir=None):
     # MMPretrain configs keep the preprocessor at the top level.
     if 'data_preprocessor' in cfg and 'model' in cfg:
         cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    check_config_keys(cfg, cfg_options)
     return cfg
 
 
