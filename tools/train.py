@@ -92,13 +92,15 @@ def resume_path(args, cfg):
 
 
 def check_runner(runner, cfg):
-    """What only the built model tells: the resume checkpoint fits it, and
-    a model that reads class centres has the hook that provides them."""
+    """What only the built model tells: the resume checkpoint fits it, a
+    ``load_from`` checkpoint loads at least half of its weights, and a
+    model that reads class centres has the hook that provides them."""
     from nd_mmdet.engine.class_centers import unwrap
     from nd_mmdet.engine.hooks import ClassCentersHook
     from nd_mmdet.models.distillers.base_distiller import \
         MISSING_CENTERS_HOOK
     from nd_mmdet.utils import safe_torch_load
+    from nd_mmdet.utils.load_from_check import check_load_from
     from nd_mmdet.utils.work_dir import check_resume_checkpoint
     model = unwrap(runner.model)
     if getattr(model, 'needs_class_centers', False) and not any(
@@ -107,6 +109,9 @@ def check_runner(runner, cfg):
     if cfg.get('resume') and cfg.get('load_from'):
         checkpoint = safe_torch_load(cfg.load_from, '--resume checkpoint')
         check_resume_checkpoint(model, checkpoint, cfg.load_from)
+    elif cfg.get('load_from') and '://' not in str(cfg.load_from):
+        checkpoint = safe_torch_load(cfg.load_from, 'load_from checkpoint')
+        check_load_from(model, checkpoint, cfg.load_from)
 
 
 def main():
