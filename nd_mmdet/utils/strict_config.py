@@ -40,8 +40,11 @@ file:
 4. otherwise -> accepted, with a warning naming it: an unrelated new name
    is far more often a user's variable than a typo.
 
-A top-level key that only ``--cfg-options`` creates cannot be a helper
-(nothing refers to it): unless it is known it is an error, close or not.
+A top-level key set by ``--cfg-options`` must be one that is read
+(Runner, tools, ``nd_mmdet_extra_keys``): it cannot be a helper (nothing
+refers to it), and setting a conventional variable such as ``data_root``
+there changes nothing (the values built from it were computed when the
+config file was read), so both are errors.
 
 Nested keys are checked against the signature of the class that receives
 them: ``train_cfg`` / ``val_cfg`` / ``test_cfg`` (the loop class: ``type``,
@@ -167,16 +170,20 @@ def convention_keys():
     return frozenset(names - {'_base_'} - set(LEGACY_KEYS))
 
 
-def known_top_level_keys(cfg=None):
-    """Every top-level key that is read or conventional (plus the config's
-    own ``nd_mmdet_extra_keys``)."""
-    known = set(runner_keys()) | set(TOOL_KEYS) | set(convention_keys())
+def read_top_level_keys(cfg=None):
+    """Top-level keys that something reads after the config is loaded: the
+    Runner, our tools and the config's own ``nd_mmdet_extra_keys``."""
     extra = (cfg or {}).get(EXTRA_KEYS) or []
     if isinstance(extra, str) or not all(isinstance(k, str) for k in extra):
         raise StrictConfigError(
             f'config: {EXTRA_KEYS} must be a list of key names, got '
             f'{extra!r}')
-    return known | set(extra)
+    return set(runner_keys()) | set(TOOL_KEYS) | set(extra)
+
+
+def known_top_level_keys(cfg=None):
+    """Keys read (:func:`read_top_level_keys`) or conventional."""
+    return read_top_level_keys(cfg) | set(convention_keys())
 
 
 def _informative(value):
@@ -218,6 +225,16 @@ def check_top_level_keys(cfg, option_keys=()):
     (helpers, warned about by :func:`check_config_keys`)."""
     data = cfg.to_dict() if hasattr(cfg, 'to_dict') else dict(cfg)
     known = known_top_level_keys(data)
+    read = read_top_level_keys(data)
+    for key in sorted(option_keys - read):
+        closest = _closest(key, read)
+        hint = f' (did you mean `{closest}`?)' if closest else ''
+        what = ('is a variable of the config: values built from it were '
+                'computed when the config was read, so setting it here '
+                'changes nothing; set the key it builds' if key in known else
+                f'no such top-level config key, nothing reads it{hint}; a '
+                f'key read by your own code goes in {EXTRA_KEYS}')
+        raise StrictConfigError(f'--cfg-options {key}: {what}')
     unknown = [k for k in data if k not in known and _is_data(data[k])]
     if not unknown:
         return []
@@ -227,10 +244,6 @@ def check_top_level_keys(cfg, option_keys=()):
         closest = _closest(key, known)
         hint = f' (did you mean `{closest}`?)' if closest else ''
         escape = f'; a key read by your own code goes in {EXTRA_KEYS}'
-        if key in option_keys:
-            raise StrictConfigError(
-                f'--cfg-options {key}: no such top-level config key, '
-                f'nothing reads it{hint}{escape}')
         value = data[key]
         if _informative(value) and any(
                 _occurs_in(value, v) for v in known_values):
@@ -239,7 +252,7 @@ def check_top_level_keys(cfg, option_keys=()):
         if key in LEGACY_KEYS:
             raise StrictConfigError(
                 f'config: `{key}` is an MMDetection 2.x setting that '
-                f'mmengine no longer reads; use {LEGACY_KEYS[key]}')
+                f'mmengine no longer reads; use {LEGACY_KEYS[key]}{escape}')
         if closest:
             raise StrictConfigError(
                 f'config: unknown top-level key `{key}`: nothing reads it'
@@ -285,7 +298,7 @@ def check_keys(where, keys, allowed, open_set=False, owner=''):
     """Refuse a key of ``keys`` that ``allowed`` lacks: always when the set
     is closed, when close to an allowed one when it is open."""
     for key in keys:
-        if key in allowed:
+        if key in allowed or key == '_scope_':  # every registry reads it
             continue
         closest = _closest(key, allowed)
         if open_set and not closest:
@@ -396,7 +409,7 @@ def _check_model(cfg, scope):
         return
     cls = _registered(MODELS, model['type'], scope)
     if cls is not None and cls.__module__.startswith('nd_mmdet.'):
-        _check_class_cfg('model', model, cls, extra=('type', '_scope_'))
+        _check_class_cfg('model', model, cls, extra=('type', ))
 
 
 def check_config_keys(cfg, cfg_options=None, logger=None):
