@@ -93,8 +93,10 @@ def resume_path(args, cfg):
 
 def check_runner(runner, cfg):
     """What only the built model tells: the resume checkpoint fits it, a
-    ``load_from`` checkpoint loads at least half of its weights, and a
-    model that reads class centres has the hook that provides them."""
+    ``load_from`` checkpoint loads at least half of its weights, a model
+    that reads class centres has the hook that provides them, and a
+    distiller that maps the student's batch to the teacher's preprocessing
+    (NeckDistiller) maps it to the one the teacher was trained with."""
     from nd_mmdet.engine.class_centers import unwrap
     from nd_mmdet.engine.hooks import ClassCentersHook
     from nd_mmdet.models.distillers.base_distiller import \
@@ -106,6 +108,15 @@ def check_runner(runner, cfg):
     if getattr(model, 'needs_class_centers', False) and not any(
             isinstance(h, ClassCentersHook) for h in runner.hooks):
         fail(f'{MISSING_CENTERS_HOOK} (the model has an ND loss)')
+    if getattr(model, 'teacher_input', None) is not None and \
+            getattr(model, 'teacher_ckpt', None):
+        from nd_mmdet.utils.teacher_preprocessing import (
+            check_teacher_preprocessing, module_normalisation)
+        check_teacher_preprocessing(
+            model.teacher_ckpt,
+            module_normalisation(model.teacher.data_preprocessor),
+            "the teacher's data_preprocessor of this config (the "
+            f"{type(model).__name__} maps the student's batch to it)")
     if cfg.get('resume') and cfg.get('load_from'):
         checkpoint = safe_torch_load(cfg.load_from, '--resume checkpoint')
         check_resume_checkpoint(model, checkpoint, cfg.load_from)

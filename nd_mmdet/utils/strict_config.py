@@ -339,7 +339,7 @@ def _check_loop(cfg, key, scope):
     if not isinstance(loop, dict):
         return
     if 'type' in loop:
-        cls = _registered(LOOPS, loop['type'], scope)
+        cls = _registered(LOOPS, loop['type'], loop.get('_scope_', scope))
         extra = ('type', )
     elif key == 'train_cfg':
         cls = EpochBasedTrainLoop if loop.get('by_epoch', True) else \
@@ -396,7 +396,8 @@ def _check_hooks(cfg, scope):
         hooks += [(f'default_hooks.{name}', h) for name, h in default.items()]
     for where, hook in hooks:
         if isinstance(hook, dict) and 'type' in hook:
-            cls = _registered(HOOKS, hook['type'], scope)
+            cls = _registered(HOOKS, hook['type'],
+                              hook.get('_scope_', scope))
             if cls is not None:
                 _check_class_cfg(where, hook, cls, extra=('type', 'priority'))
 
@@ -407,7 +408,7 @@ def _check_model(cfg, scope):
     model = cfg.get('model')
     if not isinstance(model, dict) or not isinstance(model.get('type'), str):
         return
-    cls = _registered(MODELS, model['type'], scope)
+    cls = _registered(MODELS, model['type'], model.get('_scope_', scope))
     if cls is not None and cls.__module__.startswith('nd_mmdet.'):
         _check_class_cfg('model', model, cls, extra=('type', ))
 
