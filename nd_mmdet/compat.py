@@ -50,6 +50,13 @@ turned off with an environment variable.
    while a ``PretrainedInit`` runs so that a checkpoint loading under half
    of the module's weights is an error with the counts
    (:func:`nd_mmdet.utils.load_from_check.check_pretrained_load`).
+
+6. Images that cannot be decoded name the file (``ND_MMDET_NO_IMAGE_CHECK=1``
+   turns it off). mmcv's ``LoadImageFromFile`` asserts (a traceback) on an
+   undecodable file, and OpenCV turns a truncated JPEG into a partly grey
+   image. :func:`check_image_loading` (called when the tools build the
+   Runner) refuses truncated JPEG / PNG bytes and makes both a one-line
+   error naming the file (:mod:`nd_mmdet.utils.image_check`).
 """
 import logging
 import os
@@ -250,6 +257,23 @@ def check_pretrained_loads():
     PretrainedInit.__call__ = __call__
     checkpoint.load_state_dict = load_state_dict
     APPLIED.append('pretrained-load-check')
+    return True
+
+
+def check_image_loading():
+    """Decode failures and truncated images name the file (see 6.)."""
+    import mmcv
+    from mmcv.transforms import LoadImageFromFile
+
+    from nd_mmdet.utils.image_check import (checked_imfrombytes,
+                                            checked_transform)
+    if os.environ.get('ND_MMDET_NO_IMAGE_CHECK') == '1' or \
+            getattr(LoadImageFromFile.transform, '_nd_mmdet_checked', False):
+        return False
+    mmcv.imfrombytes = checked_imfrombytes(mmcv.imfrombytes)
+    LoadImageFromFile.transform = checked_transform(
+        LoadImageFromFile.transform)
+    APPLIED.append('image-load-check')
     return True
 
 

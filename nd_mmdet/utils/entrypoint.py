@@ -120,11 +120,12 @@ def build_runner(cfg, loaders):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    from nd_mmdet.compat import prepare_cpu_distributed
+    from nd_mmdet.compat import check_image_loading, prepare_cpu_distributed
 
     from .preflight import check_config_contents
     check_config_contents(cfg, loaders, check_dataset_paths(cfg, loaders))
     prepare_cpu_distributed(cfg)
+    check_image_loading()
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
