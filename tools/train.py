@@ -16,7 +16,7 @@ from nd_mmdet.utils.entrypoint import (build_runner, fail,  # noqa: E402
 
 
 def parse_args():
-    from mmengine.config import DictAction
+    from nd_mmdet.utils.entrypoint import cfg_options_action
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -40,7 +40,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=cfg_options_action(),
         help='override some settings in the used config, the key-value pair '
         'in xxx=yyy format will be merged into config file. If the value to '
         'be overwritten is a list, it should be like key="[a,b]" or key=a,b '

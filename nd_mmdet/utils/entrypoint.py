@@ -12,6 +12,9 @@ from .preflight import PreflightError, check_dataset_paths
 
 #: Exceptions reported as one line (raised by our checks with full context).
 USER_ERRORS = (PreflightError, FileNotFoundError, ValueError)
+#: errno values of a save that the machine refused (full disk, quota,
+#: read-only file system, I/O error): one line, not a traceback.
+SAVE_ERRNOS = (28, 122, 30, 5)
 
 
 def fail(message):
@@ -58,8 +61,43 @@ def run_cli(main):
             report(err, '; check the config key or --cfg-options')
         except FloatingPointError as err:
             report(err, '; the checkpoints saved before it are intact')
+        except OSError as err:
+            if err.errno not in SAVE_ERRNOS:
+                raise
+            report(err, '; the files saved before it are intact (written '
+                   'atomically)')
     shutdown_distributed()
     return result
+
+
+def cfg_options_action():
+    """mmengine's ``DictAction`` for ``--cfg-options``, where a value
+    written as ``dict(...)`` (its parser recurses without end on it: a
+    RecursionError traceback) is one line that gives the dotted keys to
+    use instead."""
+    import re
+
+    from mmengine.config import DictAction
+
+    class CfgOptionsAction(DictAction):
+
+        def __call__(self, parser, namespace, values, option_string=None):
+            for item in values:
+                key, _, value = item.partition('=')
+                found = re.fullmatch(r'\s*dict\((.*)\)\s*', value)
+                if found:
+                    pairs = [p.split('=', 1) for p in
+                             found.group(1).split(',') if '=' in p]
+                    dotted = ' '.join(f'{key}.{k.strip()}={v.strip()}'
+                                      for k, v in pairs)
+                    fail(f'--cfg-options {key}: a dict(...) value cannot be '
+                         f'parsed; set its keys one by one: {dotted}')
+            try:
+                super().__call__(parser, namespace, values, option_string)
+            except RecursionError:
+                fail(f'--cfg-options: cannot parse {" ".join(values)}')
+
+    return CfgOptionsAction
 
 
 def shutdown_distributed():

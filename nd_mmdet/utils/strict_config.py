@@ -411,6 +411,14 @@ def _check_model(cfg, scope):
     cls = _registered(MODELS, model['type'], model.get('_scope_', scope))
     if cls is not None and cls.__module__.startswith('nd_mmdet.'):
         _check_class_cfg('model', model, cls, extra=('type', ))
+        for arg in ('distill_losses', 'connectors'):
+            for name, part in (model.get(arg) or {}).items():
+                if not isinstance(part, dict) or 'type' not in part:
+                    raise StrictConfigError(
+                        f'config: model.{arg}.{name} is {part!r}, not a '
+                        "config dict with a 'type'; to drop it, leave it "
+                        f'out (a config with model=dict({arg}=dict('
+                        '_delete_=True, ...)))')
 
 
 def check_config_keys(cfg, cfg_options=None, logger=None):

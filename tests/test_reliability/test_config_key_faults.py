@@ -185,3 +185,43 @@ def test_the_advised_student_init_loads_the_plain_checkpoint(
     assert got.keys() == want.keys() and len(want) > 10
     for key, value in want.items():
         assert torch.equal(got[key], value), key
+
+
+@pytest.mark.parametrize('option,needles', [
+    ('model.distill_losses.loss_nd=None',
+     ['model.distill_losses.loss_nd is None', "'type'"]),
+    ('model.student.init_cfg=dict(type=Pretrained,checkpoint=x.pth)',
+     ['a dict(...) value cannot be parsed',
+      'model.student.init_cfg.type=Pretrained '
+      'model.student.init_cfg.checkpoint=x.pth']),
+])
+@pytest.mark.clear_error
+def test_options_that_gave_a_traceback(tool, tiny_cifar_root,
+                                       tiny_cifar_teacher, tmp_path, option,
+                                       needles):
+    """A part of the distiller set to None (a TypeError deep in the build)
+    and a dict(...) value (a RecursionError in mmengine's parser)."""
+    result = _train(tool, KDPP, tmp_path, tiny_cifar_root,
+                    tiny_cifar_teacher, option)
+    assert_one_error(result, *needles)
+
+
+@pytest.mark.clear_error
+def test_full_disk_during_a_save_is_one_line(tool, tiny_cifar_root,
+                                             tiny_cifar_teacher, tmp_path,
+                                             monkeypatch):
+    """ENOSPC at the first save (the class-centre cache of KD++): one
+    line naming the file, nothing written (the writes are atomic)."""
+    import errno
+
+    import nd_mmdet.compat
+
+    def full(obj, filepath):
+        raise OSError(errno.ENOSPC, 'No space left on device', filepath)
+
+    monkeypatch.setattr(nd_mmdet.compat, 'atomic_write_bytes', full)
+    result = _train(tool, KDPP, tmp_path, tiny_cifar_root,
+                    tiny_cifar_teacher)
+    assert_one_error(result, 'No space left on device', 'class_centers.pth',
+                     'intact')
+    assert _no_checkpoint(tmp_path)
