@@ -150,6 +150,9 @@ def main():
 
     runner = build_runner(cfg, loaders=('train_dataloader', 'val_dataloader'))
     check_runner(runner, cfg)
+    if cfg.get('resume'):
+        from nd_mmdet.utils.best_record import BestRecordHook
+        runner.register_hook(BestRecordHook(), 'VERY_HIGH')
     runner.train()
 
 

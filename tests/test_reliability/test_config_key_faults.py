@@ -225,3 +225,38 @@ def test_full_disk_during_a_save_is_one_line(tool, tiny_cifar_root,
     assert_one_error(result, 'No space left on device', 'class_centers.pth',
                      'intact')
     assert _no_checkpoint(tmp_path)
+
+
+@pytest.mark.survived
+def test_best_record_survives_a_failed_resave(tool, tiny_cifar_root,
+                                              tiny_cifar_teacher, tmp_path):
+    """Epoch 1 became best, but the re-save of epoch_1.pth that records it
+    did not complete (the first save is kept: no best_score / best_ckpt).
+    Resumed with lr 0 (epoch 2 scores at most as well, up to BN
+    statistics), the best checkpoint stays the best one: one best file,
+    whose score is the final record."""
+    kd = 'configs/cifar100/kd/kd_resnet56-resnet20_cifar100.py'
+    best = ['default_hooks.checkpoint.save_best=accuracy/top1',
+            'default_hooks.checkpoint.rule=greater']
+    assert _train(tool, kd, tmp_path, tiny_cifar_root, tiny_cifar_teacher,
+                  *best)[0] == 0
+    epoch_1 = tmp_path / 'epoch_1.pth'
+    ckpt = torch.load(epoch_1, weights_only=False)
+    info = ckpt['message_hub']['runtime_info']
+    assert info.pop('best_ckpt').endswith('best_accuracy_top1_epoch_1.pth')
+    first = info.pop('best_score')
+    torch.save(ckpt, epoch_1)
+    result = tool('train.py', kd, '--work-dir', tmp_path, '--resume',
+                  *cifar_options(tiny_cifar_root, epochs=2),
+                  f'model.teacher_ckpt={tiny_cifar_teacher}', *best,
+                  'optim_wrapper.optimizer.lr=0')
+    assert result[0] == 0, result
+    files = sorted(f for f in os.listdir(tmp_path) if f.startswith('best_'))
+    assert len(files) == 1, files
+    final = torch.load(tmp_path / 'epoch_2.pth', weights_only=False)
+    record = final['message_hub']['runtime_info']
+    assert record['best_ckpt'].endswith(files[0])
+    assert record['best_score'] >= first
+    kept = torch.load(tmp_path / files[0], weights_only=False)
+    assert kept['message_hub']['runtime_info']['best_score'] == \
+        record['best_score']
