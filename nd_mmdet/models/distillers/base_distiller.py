@@ -214,8 +214,11 @@ class BaseDistiller(BaseModel):
                     f'{t_val.flatten().tolist()} differs from the student\'s '
                     f'{s_val.flatten().tolist()}: the teacher is run on the '
                     "student's preprocessed images")
+        # MMPretrain's to_rgb defaults to False: it counts as configured
+        # where the preprocessor normalises (mean / std set).
         flips = [module_normalisation(p)['rgb'] for p in (s_pre, t_pre)
-                 if hasattr(p, '_channel_conversion') or hasattr(p, 'to_rgb')]
+                 if hasattr(p, '_channel_conversion') or
+                 getattr(p, '_enable_normalize', False)]
         if len(flips) == 2 and flips[0] != flips[1]:
             raise ValueError(
                 'teacher and student data_preprocessor differ in the channel '
