@@ -73,3 +73,36 @@ def test_detector_teacher_trained_with_the_other_channel_order(
     assert_one_error(result, teacher, 'its meta.cfg',
                      f'channel flip (to_rgb / bgr_to_rgb)={flip}',
                      f'channel flip (to_rgb / bgr_to_rgb)={not flip}')
+
+
+@pytest.mark.clear_error
+def test_neck_teacher_config_misstates_its_channel_order(tool, tmp_path):
+    """The NeckDistiller maps the student's batch to the teacher's
+    preprocessing as the distiller config states it; the teacher checkpoint's
+    meta.cfg says it was trained with the other ``bgr_to_rgb``."""
+    from nd_mmdet.utils import build_model_from_spec
+    from tests.test_e2e.test_detection_e2e import SHRINK, write_config
+    from tests.test_e2e.test_neck_e2e import PKD_CFG, model_file
+    from tests.tiny_coco import CLASSES, write_tiny_coco
+    data = write_tiny_coco(str(tmp_path / 'coco'), num_train=4, num_val=2)
+    student = model_file(tmp_path / 'retinanet_tiny.py', 'retinanet', 1)
+    teacher = model_file(tmp_path / 'fcos_tiny.py', 'fcos', 2)
+    stated = Config.fromfile(teacher).model.data_preprocessor
+    trained = dict(stated, bgr_to_rgb=not stated.get('bgr_to_rgb', False))
+    ckpt = str(tmp_path / 'fcos.pth')
+    torch.save(dict(
+        state_dict=build_model_from_spec(teacher).state_dict(),
+        meta=dict(cfg=Config(dict(model=dict(
+            data_preprocessor=trained))).pretty_text)), ckpt)
+    config = write_config(tmp_path / 'pkd_tiny.py', PKD_CFG, f"""
+model = dict(
+    student={student!r}, teacher={teacher!r}, teacher_ckpt={ckpt!r},
+    connectors=dict(student_feats=dict(
+        type='ConvBNConnector', in_channels=16, out_channels=32,
+        num_levels=4)))
+""" + SHRINK.format(iters=1, root=data['root'], classes=CLASSES))
+    result = tool('train.py', config, '--work-dir', tmp_path / 'run')
+    assert_one_error(
+        result, ckpt, "the teacher's data_preprocessor of this config",
+        'NeckDistiller',
+        f'channel flip (to_rgb / bgr_to_rgb)={trained["bgr_to_rgb"]}')
