@@ -81,9 +81,8 @@ def test_neck_teacher_config_misstates_its_channel_order(tool, tmp_path):
     preprocessing as the distiller config states it; the teacher checkpoint's
     meta.cfg says it was trained with the other ``bgr_to_rgb``."""
     from nd_mmdet.utils import build_model_from_spec
-    from tests.test_e2e.test_detection_e2e import SHRINK, write_config
-    from tests.test_e2e.test_neck_e2e import PKD_CFG, model_file
-    from tests.tiny_coco import CLASSES, write_tiny_coco
+    from tests.test_e2e.test_neck_e2e import model_file, pkd_tiny_config
+    from tests.tiny_coco import write_tiny_coco
     data = write_tiny_coco(str(tmp_path / 'coco'), num_train=4, num_val=2)
     student = model_file(tmp_path / 'retinanet_tiny.py', 'retinanet', 1)
     teacher = model_file(tmp_path / 'fcos_tiny.py', 'fcos', 2)
@@ -94,13 +93,8 @@ def test_neck_teacher_config_misstates_its_channel_order(tool, tmp_path):
         state_dict=build_model_from_spec(teacher).state_dict(),
         meta=dict(cfg=Config(dict(model=dict(
             data_preprocessor=trained))).pretty_text)), ckpt)
-    config = write_config(tmp_path / 'pkd_tiny.py', PKD_CFG, f"""
-model = dict(
-    student={student!r}, teacher={teacher!r}, teacher_ckpt={ckpt!r},
-    connectors=dict(student_feats=dict(
-        type='ConvBNConnector', in_channels=16, out_channels=32,
-        num_levels=4)))
-""" + SHRINK.format(iters=1, root=data['root'], classes=CLASSES))
+    config = pkd_tiny_config(tmp_path, student, teacher, ckpt, data['root'],
+                             1)
     result = tool('train.py', config, '--work-dir', tmp_path / 'run')
     assert_one_error(
         result, ckpt, "the teacher's data_preprocessor of this config",
