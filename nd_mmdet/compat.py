@@ -43,6 +43,21 @@ turned off with an environment variable.
    :func:`keep_checkpoint_deletions_local` rebases such a path onto this
    run's checkpoint directory (when a file of that name is there) or drops
    it, so nothing outside the run's own directory is ever removed.
+
+5. Pretrained inits that load nothing stop (``ND_MMDET_NO_PRETRAINED_CHECK=1``
+   turns it off). ``init_cfg=dict(type='Pretrained')`` loads non-strictly
+   and only warns when the checkpoint's keys miss the module's;
+   :func:`check_pretrained_loads` wraps mmengine's ``load_state_dict``
+   while a ``PretrainedInit`` runs so that a checkpoint loading under half
+   of the module's weights is an error with the counts
+   (:func:`nd_mmdet.utils.load_from_check.check_pretrained_load`).
+
+6. Images that cannot be decoded name the file (``ND_MMDET_NO_IMAGE_CHECK=1``
+   turns it off). mmcv's ``LoadImageFromFile`` asserts (a traceback) on an
+   undecodable file, and OpenCV turns a truncated JPEG into a partly grey
+   image. :func:`check_image_loading` (called when the tools build the
+   Runner) refuses truncated JPEG / PNG bytes and makes both a one-line
+   error naming the file (:mod:`nd_mmdet.utils.image_check`).
 """
 import logging
 import os
@@ -257,8 +272,60 @@ def keep_checkpoint_deletions_local():
     return True
 
 
+def check_pretrained_loads():
+    """Check what each ``Pretrained`` init loads (see 5.)."""
+    import mmengine.runner.checkpoint as checkpoint
+    from mmengine.model.weight_init import PretrainedInit
+    if os.environ.get('ND_MMDET_NO_PRETRAINED_CHECK') == '1' or \
+            getattr(PretrainedInit.__call__, '_nd_mmdet_checked', False):
+        return False
+    call, load = PretrainedInit.__call__, checkpoint.load_state_dict
+    running = []
+
+    def __call__(self, module):
+        running.append(self.checkpoint)
+        try:
+            return call(self, module)
+        finally:
+            running.pop()
+
+    def load_state_dict(module, state_dict, strict=False, logger=None):
+        if running and not strict:
+            from mmengine.model import is_model_wrapper
+
+            from nd_mmdet.utils.load_from_check import check_pretrained_load
+            check_pretrained_load(
+                module.module if is_model_wrapper(module) else module,
+                state_dict, running[-1])
+        return load(module, state_dict, strict, logger)
+
+    __call__._nd_mmdet_checked = True
+    PretrainedInit.__call__ = __call__
+    checkpoint.load_state_dict = load_state_dict
+    APPLIED.append('pretrained-load-check')
+    return True
+
+
+def check_image_loading():
+    """Decode failures and truncated images name the file (see 6.)."""
+    import mmcv
+    from mmcv.transforms import LoadImageFromFile
+
+    from nd_mmdet.utils.image_check import (checked_imfrombytes,
+                                            checked_transform)
+    if os.environ.get('ND_MMDET_NO_IMAGE_CHECK') == '1' or \
+            getattr(LoadImageFromFile.transform, '_nd_mmdet_checked', False):
+        return False
+    mmcv.imfrombytes = checked_imfrombytes(mmcv.imfrombytes)
+    LoadImageFromFile.transform = checked_transform(
+        LoadImageFromFile.transform)
+    APPLIED.append('image-load-check')
+    return True
+
+
 def apply_all():
     """Apply every workaround of this module (idempotent)."""
     make_torchvision_importable()
     atomic_local_put()
     keep_checkpoint_deletions_local()
+    check_pretrained_loads()

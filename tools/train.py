@@ -16,7 +16,7 @@ from nd_mmdet.utils.entrypoint import (build_runner, fail,  # noqa: E402
 
 
 def parse_args():
-    from mmengine.config import DictAction
+    from nd_mmdet.utils.entrypoint import cfg_options_action
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -40,7 +40,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=cfg_options_action(),
         help='override some settings in the used config, the key-value pair '
         'in xxx=yyy format will be merged into config file. If the value to '
         'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
@@ -92,21 +92,37 @@ def resume_path(args, cfg):
 
 
 def check_runner(runner, cfg):
-    """What only the built model tells: the resume checkpoint fits it, and
-    a model that reads class centres has the hook that provides them."""
+    """What only the built model tells: the resume checkpoint fits it, a
+    ``load_from`` checkpoint loads at least half of its weights, a model
+    that reads class centres has the hook that provides them, and a
+    distiller that maps the student's batch to the teacher's preprocessing
+    (NeckDistiller) maps it to the one the teacher was trained with."""
     from nd_mmdet.engine.class_centers import unwrap
     from nd_mmdet.engine.hooks import ClassCentersHook
     from nd_mmdet.models.distillers.base_distiller import \
         MISSING_CENTERS_HOOK
     from nd_mmdet.utils import safe_torch_load
+    from nd_mmdet.utils.load_from_check import check_load_from
     from nd_mmdet.utils.work_dir import check_resume_checkpoint
     model = unwrap(runner.model)
     if getattr(model, 'needs_class_centers', False) and not any(
             isinstance(h, ClassCentersHook) for h in runner.hooks):
         fail(f'{MISSING_CENTERS_HOOK} (the model has an ND loss)')
+    if getattr(model, 'teacher_input', None) is not None and \
+            getattr(model, 'teacher_ckpt', None):
+        from nd_mmdet.utils.teacher_preprocessing import (
+            check_teacher_preprocessing, module_normalisation)
+        check_teacher_preprocessing(
+            model.teacher_ckpt,
+            module_normalisation(model.teacher.data_preprocessor),
+            "the teacher's data_preprocessor of this config (the "
+            f"{type(model).__name__} maps the student's batch to it)")
     if cfg.get('resume') and cfg.get('load_from'):
         checkpoint = safe_torch_load(cfg.load_from, '--resume checkpoint')
         check_resume_checkpoint(model, checkpoint, cfg.load_from)
+    elif cfg.get('load_from') and '://' not in str(cfg.load_from):
+        checkpoint = safe_torch_load(cfg.load_from, 'load_from checkpoint')
+        check_load_from(model, checkpoint, cfg.load_from)
 
 
 def main():
@@ -134,6 +150,9 @@ def main():
 
     runner = build_runner(cfg, loaders=('train_dataloader', 'val_dataloader'))
     check_runner(runner, cfg)
+    if cfg.get('resume'):
+        from nd_mmdet.utils.best_record import BestRecordHook
+        runner.register_hook(BestRecordHook(), 'VERY_HIGH')
     runner.train()
 
 

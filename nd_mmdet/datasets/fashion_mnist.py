@@ -148,6 +148,23 @@ def load_split(data_root, split):
     return images, labels
 
 
+def check_labels(labels, num_classes, path):
+    """``labels`` (read from ``path``) are integers in ``[0, num_classes)``.
+
+    Raises:
+        ValueError: naming ``path``, the first bad index and its value.
+    """
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f'Fashion-MNIST file {path}: labels are '
+                         f'{labels.dtype}, expected integer class indices')
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if len(bad):
+        raise ValueError(
+            f'Fashion-MNIST file {path}: label {labels[bad[0]]} at index '
+            f'{bad[0]} is outside [0, {num_classes}) ({len(bad)} such '
+            'labels)')
+
+
 @DATASETS.register_module()
 class FashionMNIST(BaseDataset):
     """Fashion-MNIST (Xiao et al. 2017) read from local idx files.
@@ -204,11 +221,8 @@ class FashionMNIST(BaseDataset):
 
     def load_data_list(self):
         images, labels = load_split(self.data_root or '', self.split)
-        num_classes = len(self.METAINFO['classes'])
-        if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-            raise ValueError(
-                f'Fashion-MNIST {self.split}: labels outside '
-                f'[0, {num_classes})')
+        check_labels(labels, len(self.METAINFO['classes']),
+                     find_file(self.data_root or '', self.FILES[self.split][1]))
         indices = np.arange(len(labels))
         if self.subset_size is not None:
             indices = balanced_subset(labels, self.subset_size,

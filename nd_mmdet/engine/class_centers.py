@@ -10,16 +10,31 @@ A centre file is a ``torch.save`` of a dict of tensors and plain values::
     dataset        dict(type, length, digest) of the training data
                    (see :mod:`nd_mmdet.engine.dataset_identity`)
     max_iters      pre-pass length limit (None = one pass)
-    format_version 2
+    row_digests    K short sha256 digests, one per row (its float32
+                   bytes): see :func:`row_digests`
+    counts_digest  short sha256 of ``counts``
+    format_version 3
 
 It is written atomically and checked when loaded: a file that does not fit
 the run (shape, non-finite rows, another teacher or dataset) is refused
 with an error naming it when the user gave it, or recomputed when it is
 the run's own cache in the work dir.
 
-and is read back with ``weights_only`` loading (see
+The row digests catch a file whose rows were edited after it was written
+while its metadata was kept (the rows of a file permuted to another class
+order, say): every row must hash to its recorded digest, and the error
+says which rows hold another class's centre. A digest is the cheap, sound
+choice: checking each row against a quick recomputation of a few batches
+would need teacher passes and could not tell the classes of a weak teacher
+apart (or cover classes absent from those batches); a user who means to
+change the rows writes a new file with :func:`save_class_centers` (or
+``tools/compute_class_centers.py``). A file without digests (hand-made, or
+format 2) is refused when the user gives it and recomputed as a cache.
+
+It is read back with ``weights_only`` loading (see
 :func:`nd_mmdet.utils.safe_torch_load`).
 """
+import hashlib
 import os.path as osp
 
 import torch
@@ -32,8 +47,9 @@ from nd_mmdet.utils import safe_torch_load
 from nd_mmdet.utils.rng import preserved_rng
 from .dataset_identity import dataset_identity
 
-#: Version of the centre-file layout (2: dataset identity and max_iters).
-FORMAT_VERSION = 2
+#: Version of the centre-file layout (2: dataset identity and max_iters;
+#: 3: row digests).
+FORMAT_VERSION = 3
 
 
 def unwrap(model):
@@ -117,6 +133,47 @@ def _accumulate(distiller, dataloader, total, sums, counts, bar):
             bar.update()
 
 
+def row_digests(centers):
+    """One 16-hex-digit sha256 per row of ``centers`` (K, D), over the
+    row's float32 bytes."""
+    rows = centers.detach().float().cpu().contiguous()
+    return [hashlib.sha256(rows[i].numpy().tobytes()).hexdigest()[:16]
+            for i in range(len(rows))]
+
+
+def counts_digest(counts):
+    """sha256 (16 hex digits) of the per-class counts as int64."""
+    return hashlib.sha256(torch.as_tensor(counts).long().cpu().flatten()
+                          .numpy().tobytes()).hexdigest()[:16]
+
+
+def _rows_mismatch(data):
+    """Why the rows (or counts) of ``data`` differ from their recorded
+    digests (None when they match)."""
+    recorded = data.get('row_digests')
+    if not isinstance(recorded, (list, tuple)):
+        return ('it records no row digests (made by hand or by an older '
+                'nd_mmdet), so its rows cannot be checked; recompute it '
+                '(tools/compute_class_centers.py)')
+    actual = row_digests(data['centers'])
+    if list(recorded) != actual:
+        home = {digest: i for i, digest in enumerate(recorded)}
+        wrong = [i for i, d in enumerate(actual) if d != recorded[i]]
+        moved = [f'row {i} holds the centre of class {home[actual[i]]}'
+                 for i in wrong if actual[i] in home][:5]
+        edited = [i for i in wrong if actual[i] not in home]
+        parts = ([', '.join(moved) + ' (rows permuted)'] if moved else []) \
+            + ([f'rows {edited[:20]} were changed'] if edited else [])
+        return (f'its rows do not match the digests recorded when it was '
+                f'written: {"; ".join(parts)}')
+    counts = data.get('counts')
+    if counts is not None and data.get('counts_digest') != \
+            counts_digest(counts):
+        return ('its per-class counts do not match the digest recorded '
+                'when it was written (changed afterwards)')
+    return None
+
+
 def save_class_centers(path, centers, counts, teacher_digest,
                        dataset=None, max_iters=None):
     """Write a centre file atomically (temporary file + rename): a kill or
@@ -141,7 +198,9 @@ def save_class_centers(path, centers, counts, teacher_digest,
             dim=int(centers.shape[1]),
             teacher_digest=str(teacher_digest),
             dataset=dict(dataset) if dataset else None,
-            max_iters=max_iters), buffer)
+            max_iters=max_iters,
+            row_digests=row_digests(centers),
+            counts_digest=counts_digest(counts)), buffer)
     atomic_write_bytes(buffer.getvalue(), path)
 
 
@@ -166,6 +225,9 @@ def centers_mismatch(data, num_classes, dim, teacher_digest=None,
             saved != teacher_digest:
         return (f'it was computed from another teacher checkpoint (digest '
                 f'{saved}, current teacher {teacher_digest})')
+    rows = _rows_mismatch(data)
+    if rows:
+        return rows
     recorded = data.get('dataset')
     if dataset is not None and recorded and recorded != dict(dataset):
         return (f'it was computed on another dataset ({_describe(recorded)}'

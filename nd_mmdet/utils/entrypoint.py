@@ -12,6 +12,9 @@ from .preflight import PreflightError, check_dataset_paths
 
 #: Exceptions reported as one line (raised by our checks with full context).
 USER_ERRORS = (PreflightError, FileNotFoundError, ValueError)
+#: errno values of a save that the machine refused (full disk, quota,
+#: read-only file system, I/O error): one line, not a traceback.
+SAVE_ERRNOS = (28, 122, 30, 5)
 
 
 def fail(message):
@@ -58,8 +61,43 @@ def run_cli(main):
             report(err, '; check the config key or --cfg-options')
         except FloatingPointError as err:
             report(err, '; the checkpoints saved before it are intact')
+        except OSError as err:
+            if err.errno not in SAVE_ERRNOS:
+                raise
+            report(err, '; the files saved before it are intact (written '
+                   'atomically)')
     shutdown_distributed()
     return result
+
+
+def cfg_options_action():
+    """mmengine's ``DictAction`` for ``--cfg-options``, where a value
+    written as ``dict(...)`` (its parser recurses without end on it: a
+    RecursionError traceback) is one line that gives the dotted keys to
+    use instead."""
+    import re
+
+    from mmengine.config import DictAction
+
+    class CfgOptionsAction(DictAction):
+
+        def __call__(self, parser, namespace, values, option_string=None):
+            for item in values:
+                key, _, value = item.partition('=')
+                found = re.fullmatch(r'\s*dict\((.*)\)\s*', value)
+                if found:
+                    pairs = [p.split('=', 1) for p in
+                             found.group(1).split(',') if '=' in p]
+                    dotted = ' '.join(f'{key}.{k.strip()}={v.strip()}'
+                                      for k, v in pairs)
+                    fail(f'--cfg-options {key}: a dict(...) value cannot be '
+                         f'parsed; set its keys one by one: {dotted}')
+            try:
+                super().__call__(parser, namespace, values, option_string)
+            except RecursionError:
+                fail(f'--cfg-options: cannot parse {" ".join(values)}')
+
+    return CfgOptionsAction
 
 
 def shutdown_distributed():
@@ -80,10 +118,15 @@ def load_config(path, cfg_options=None, launcher='none', work_dir=None):
     ``'mmdet::...'`` or ``dict(config=..., **overrides)``) is first
     expanded into its model config dict
     (:func:`nd_mmdet.utils.load_model_config`), so ``cfg_options`` such as
-    ``model.student.roi_head.bbox_head.num_classes=1`` merge into it."""
+    ``model.student.roi_head.bbox_head.num_classes=1`` merge into it.
+
+    The final config's keys are then checked
+    (:func:`nd_mmdet.utils.strict_config.check_config_keys`): a key that
+    nothing reads (a typo) stops here with one line."""
     from mmengine.config import Config
 
     from .model_spec import CONFIG_KEY, load_model_config
+    from .strict_config import check_config_keys
     if not osp.isfile(path):
         fail(f'config file not found: {path}')
     cfg = Config.fromfile(path)
@@ -104,6 +147,7 @@ def load_config(path, cfg_options=None, launcher='none', work_dir=None):
     # MMPretrain configs keep the preprocessor at the top level.
     if 'data_preprocessor' in cfg and 'model' in cfg:
         cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    check_config_keys(cfg, cfg_options)
     return cfg
 
 
@@ -114,11 +158,12 @@ def build_runner(cfg, loaders):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    from nd_mmdet.compat import prepare_cpu_distributed
+    from nd_mmdet.compat import check_image_loading, prepare_cpu_distributed
 
     from .preflight import check_config_contents
     check_config_contents(cfg, loaders, check_dataset_paths(cfg, loaders))
     prepare_cpu_distributed(cfg)
+    check_image_loading()
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)

@@ -58,3 +58,53 @@ def describe(diff):
                                 ('shape mismatches', diff['shapes']))
              if keys]
     return ', '.join(parts)
+
+
+def matched_keys(expected, state_dict):
+    """Keys of ``expected`` that ``state_dict`` holds with the same shape
+    (what a non-strict load actually loads)."""
+    return [k for k, v in expected.items() if k in state_dict and
+            tuple(v.shape) == tuple(state_dict[k].shape)]
+
+
+def _covers(expected, state_dict):
+    return bool(expected) and len(matched_keys(expected, state_dict)) == \
+        len(expected)
+
+
+#: What :func:`checkpoint_kind` returns, worded for messages.
+KIND_WORDS = {
+    'model': "this model's checkpoint",
+    'teacher': "the teacher's checkpoint (a plain model of the teacher's "
+               'architecture)',
+    'student': "a plain checkpoint of the student's architecture (keys "
+               "without the distiller's \"student.\" prefix)",
+    'other': 'a checkpoint of another model',
+}
+
+
+def checkpoint_kind(model, state_dict):
+    """What a checkpoint's ``state_dict`` is for ``model``:
+
+    - ``'model'``: it holds every weight of ``model`` (same shapes);
+    - ``'teacher'``: ``model`` is a distiller and it holds exactly its
+      teacher's weights (or at least all of them, when it does not hold
+      all the student's: a deeper teacher of the same widths, e.g. ResNet-56
+      for ResNet-20, also holds every student key);
+    - ``'student'``: it holds the student's weights without the
+      ``student.`` prefix (a plain classifier / detector checkpoint);
+    - ``'other'``: anything else.
+    """
+    if _covers(model.state_dict(), state_dict):
+        return 'model'
+    student = with_prefix(model.state_dict(), STUDENT_PREFIX)
+    teacher = model.teacher.state_dict() if getattr(
+        model, 'has_teacher', False) else {}
+    for kind, expected in (('student', student), ('teacher', teacher)):
+        if expected and mismatch(expected, state_dict) is None:
+            return kind
+    if _covers(teacher, state_dict):
+        return 'teacher'
+    if _covers(student, state_dict):
+        return 'student'
+    return 'other'

@@ -23,7 +23,7 @@ import socket
 import time
 
 from .safe_load import _strip_prefix
-from .state_dict_match import STUDENT_PREFIX, with_prefix
+from .state_dict_match import KIND_WORDS, checkpoint_kind
 
 LOCK_NAME = '.nd_mmdet_train.lock'
 #: Open lock files of this process (kept open = lock held).
@@ -201,14 +201,17 @@ def check_resume_checkpoint(model, checkpoint, path):
             'missing): it is a weights-only (e.g. exported) checkpoint; to '
             'start from its weights set load_from instead of resuming')
     own = model.state_dict()
-    saved = set(_strip_prefix(checkpoint['state_dict'], 'module.'))
-    missing = sorted(set(own) - saved)
+    state_dict = _strip_prefix(checkpoint['state_dict'], 'module.')
+    missing = sorted(set(own) - set(state_dict))
     if missing:
-        student = set(with_prefix(own, STUDENT_PREFIX))
-        hint = ('; it holds the student\'s weights without the '
-                'distiller\'s "student." prefix (a plain model checkpoint): '
-                'to start from them set model.student.init_cfg or load_from'
-                if student and student <= saved else '')
+        kind = checkpoint_kind(model, state_dict)
+        hint = {
+            'teacher': ": it is the teacher's checkpoint (the teacher is "
+                       'loaded from model.teacher_ckpt, never resumed)',
+            'student': f': it is {KIND_WORDS["student"]}; to start the '
+                       'student from it set model.student.init_cfg=dict('
+                       f"type='Pretrained', checkpoint='{path}')",
+        }.get(kind, '')
         raise ValueError(
             f'--resume: {path} does not hold this model\'s weights: '
             f'{len(missing)} of {len(own)} keys missing, e.g. '

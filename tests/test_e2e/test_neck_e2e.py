@@ -26,6 +26,18 @@ def model_file(path, family, width):
     return str(path)
 
 
+def pkd_tiny_config(tmp_path, student, teacher, ckpt, data_root, iters):
+    """The repository's PKD config on the tiny models (student width 16,
+    teacher 32: a ConvBNConnector) and the tiny COCO data."""
+    return write_config(tmp_path / 'pkd_tiny.py', PKD_CFG, f"""
+model = dict(
+    student={student!r}, teacher={teacher!r}, teacher_ckpt={ckpt!r},
+    connectors=dict(student_feats=dict(
+        type='ConvBNConnector', in_channels=16, out_channels=32,
+        num_levels=4)))
+""" + SHRINK.format(iters=iters, root=data_root, classes=CLASSES))
+
+
 def test_pkd_heterogeneous_train_and_test(tmp_path):
     from nd_mmdet.utils import build_model_from_spec
     data = write_tiny_coco(str(tmp_path / 'coco'), num_train=8, num_val=4)
@@ -35,13 +47,8 @@ def test_pkd_heterogeneous_train_and_test(tmp_path):
     torch.manual_seed(0)
     torch.save(dict(state_dict=build_model_from_spec(teacher).state_dict()),
                ckpt)
-    config = write_config(tmp_path / 'pkd_tiny.py', PKD_CFG, f"""
-model = dict(
-    student={student!r}, teacher={teacher!r}, teacher_ckpt={ckpt!r},
-    connectors=dict(student_feats=dict(
-        type='ConvBNConnector', in_channels=16, out_channels=32,
-        num_levels=4)))
-""" + SHRINK.format(iters=ITERS, root=data['root'], classes=CLASSES))
+    config = pkd_tiny_config(tmp_path, student, teacher, ckpt, data['root'],
+                             ITERS)
     work = tmp_path / 'pkd'
     log = run_tool('train.py', config, '--work-dir', work).stdout
     assert f'Iter(train) [{ITERS}/{ITERS}]' in log

@@ -227,3 +227,69 @@ def test_missing_class_names_the_centre_file(tmp_path):
     with pytest.raises(ValueError, match='zero-norm'):
         NDLoss()(torch.ones(2, D), torch.ones(2, D), torch.tensor([0, 1]),
                  centers)
+
+
+def _rewrite(path, edit):
+    """Edit the tensors of a saved centre file, keeping its metadata (the
+    recorded digests included)."""
+    data = torch.load(path, weights_only=True)
+    edit(data)
+    torch.save(data, path)
+
+
+def _permute(data):
+    data['centers'] = data['centers'][[2, 0, 1]]
+
+
+def _permute_with_counts(data):
+    _permute(data)
+    data['counts'] = data['counts'][[2, 0, 1]]
+
+
+def _scale_one_row(data):
+    data['centers'][1] *= 2
+
+
+def _permute_counts(data):
+    data['counts'] = data['counts'][[1, 0, 2]]
+
+
+def _drop_digests(data):
+    del data['row_digests']
+
+
+ROW_EDITS = {
+    'rows permuted': (_permute, r'row 0 holds the centre of class 2, row 1 '
+                      r'holds the centre of class 0.*\(rows permuted\)'),
+    'rows and counts permuted': (_permute_with_counts, r'rows permuted'),
+    'counts permuted': (_permute_counts, 'per-class counts do not match'),
+    'one row changed': (_scale_one_row, r'rows \[1\] were changed'),
+    'no row digests (hand-made)': (_drop_digests, 'records no row digests'),
+}
+
+
+@pytest.mark.parametrize('edit', list(ROW_EDITS), ids=list(ROW_EDITS))
+@pytest.mark.clear_error
+def test_user_centre_file_with_edited_rows_is_refused(tmp_path, edit):
+    """A centre file whose rows were permuted (to another class order) or
+    changed after it was written, metadata kept: every other check passes
+    (same teacher, dataset, counts, shape)."""
+    given = tmp_path / 'my_centres.pth'
+    _save(given, centers=torch.arange(K * D, dtype=torch.float32).reshape(
+        K, D) + 1, counts=torch.tensor([2, 3, 4]))
+    (tmp_path / 'ok').mkdir()
+    run(tmp_path / 'ok', centers_file=str(given))  # as written: accepted
+    function, message = ROW_EDITS[edit]
+    _rewrite(given, function)
+    with pytest.raises(ValueError, match=message) as info:
+        run(tmp_path, centers_file=str(given))
+    assert str(given) in str(info.value)
+
+
+@pytest.mark.survived
+def test_work_dir_cache_with_permuted_rows_is_recomputed(tmp_path):
+    first, _ = run(tmp_path)
+    _rewrite(tmp_path / 'class_centers.pth', _permute)
+    again, log = run(tmp_path)
+    assert any('rows permuted' in line for line in log.lines)
+    torch.testing.assert_close(again, first)

@@ -206,8 +206,14 @@ class BaseDistiller(BaseModel):
 
     def check_preprocessors(self):
         """The teacher sees the student's preprocessed images, so both must
-        normalise alike (the teacher's own preprocessor is not used). Values
-        that one side does not configure are not compared."""
+        normalise alike (the teacher's own preprocessor is not used): mean,
+        std and channel order (MMDetection's ``bgr_to_rgb``, MMPretrain's
+        ``to_rgb``) of the two configs, and the student's against the
+        preprocessor the teacher checkpoint was trained with (its
+        ``meta.cfg``: :mod:`nd_mmdet.utils.teacher_preprocessing`). Values
+        that one config does not set are not compared."""
+        from nd_mmdet.utils.teacher_preprocessing import (
+            check_teacher_preprocessing, module_normalisation)
         s_pre, t_pre = self.student.data_preprocessor, \
             self.teacher.data_preprocessor
         for attr in ('mean', 'std'):
@@ -222,13 +228,20 @@ class BaseDistiller(BaseModel):
                     f'{t_val.flatten().tolist()} differs from the student\'s '
                     f'{s_val.flatten().tolist()}: the teacher is run on the '
                     f"student's preprocessed images{self._renormalise_hint()}")
-        s_flip = getattr(s_pre, '_channel_conversion', None)
-        t_flip = getattr(t_pre, '_channel_conversion', None)
-        if s_flip is not None and t_flip is not None and s_flip != t_flip:
+        # MMPretrain's to_rgb defaults to False: it counts as configured
+        # where the preprocessor normalises (mean / std set).
+        flips = [module_normalisation(p)['rgb'] for p in (s_pre, t_pre)
+                 if hasattr(p, '_channel_conversion') or
+                 getattr(p, '_enable_normalize', False)]
+        if len(flips) == 2 and flips[0] != flips[1]:
             raise ValueError(
-                'teacher and student data_preprocessor differ in bgr_to_rgb '
-                f'(teacher {t_flip}, student {s_flip})'
-                f'{self._renormalise_hint()}')
+                'teacher and student data_preprocessor differ in the channel '
+                f'flip (bgr_to_rgb / to_rgb: teacher {flips[1]}, student '
+                f'{flips[0]}){self._renormalise_hint()}')
+        if self.teacher_ckpt:
+            check_teacher_preprocessing(
+                self.teacher_ckpt, module_normalisation(s_pre),
+                "the student's data_preprocessor")
 
     def _renormalise_hint(self):
         """For detectors: the distiller that maps the teacher's
