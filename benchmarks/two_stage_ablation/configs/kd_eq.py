@@ -1,0 +1,2 @@
+_base_ = ['./kd.py']
+model = dict(student=dict(roi_head=dict(bbox_head=dict(fc_out_channels=256))))
