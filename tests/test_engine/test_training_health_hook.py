@@ -270,11 +270,34 @@ def test_centres_far_from_the_teacher_embeddings_stop():
     ratio = float(centre_median / teacher_median)
     assert ratio > 1e3
     with pytest.raises(ValueError) as err:
-        nd_call(model, student, teacher, centres)
+        nd_call(model, student, teacher, centres, torch.arange(6) % 3)
     message = str(err.value)
     assert f'class centres {float(centre_median):.4g}' in message
     assert f'teacher embeddings {float(teacher_median):.4g}' in message
     assert f'class centres / teacher embeddings = {ratio:.3g}' in message
+
+
+def test_centres_of_unseen_classes_are_not_compared():
+    """A subset of the classes in the data: 2 of 10 centres seen, the other
+    rows 0. The median over every row would be 0 and stop a sound run; the
+    rows of the batch's labels (or the non-zero rows) are compared."""
+    torch.manual_seed(0)
+    centres = torch.zeros(10, 8)
+    centres[[2, 7]] = torch.rand(2, 8) + 0.5
+    model = FakeDistiller(centres=centres)
+    hook = TrainingHealthHook()
+    hook.before_train(make_runner(model))
+    teacher = torch.rand(6, 8) + 0.5
+    nd_call(model, teacher * 0.9, teacher, centres,
+            torch.tensor([2, 7, 2, 7, 2, 2]))
+    # the same centres 1e4 times too large are still caught
+    centres = centres * 1e4
+    model = FakeDistiller(centres=centres)
+    hook = TrainingHealthHook()
+    hook.before_train(make_runner(model))
+    with pytest.raises(ValueError, match='class centres / teacher'):
+        nd_call(model, teacher * 0.9, teacher, centres,
+                torch.tensor([2, 7, 2, 7, 2, 2]))
 
 
 def test_student_far_below_the_teacher_stops_and_healthy_passes_once():

@@ -20,6 +20,20 @@ def _median_norm(rows):
     return torch.linalg.vector_norm(rows.detach().double(), dim=1).median()
 
 
+def _seen_centres(centres, labels=None):
+    """The centre rows ND can read: those of ``labels`` when given, else
+    the non-zero rows (a class the pre-pass never saw has a zero row; with
+    a subset of the classes in the data, the median over all rows would be
+    0 and every ratio a false alarm). All rows when none is left."""
+    if labels is not None:  # out-of-range labels: the loss reports them
+        labels = labels[(labels >= 0) & (labels < centres.shape[0])]
+    if labels is not None and labels.numel():
+        rows = centres[labels.unique()]
+    else:
+        rows = centres[torch.linalg.vector_norm(centres.detach(), dim=1) > 0]
+    return rows if rows.shape[0] else centres
+
+
 class _Run:
     """Consecutive iterations at which a condition held, with the sum of a
     watched value (for the mean in the message)."""
@@ -233,7 +247,7 @@ class TrainingHealthHook(Hook):
                 f'{bad.tolist()[:20]} are not finite (centres from '
                 f'{getattr(model, "class_centers_source", None)}); see '
                 f'{DOCS}#centre-norms')
-        median = float(_median_norm(centres))
+        median = float(_median_norm(_seen_centres(centres)))
         if median > self.max_norm:
             raise ValueError(
                 f'TrainingHealthHook: the median class-centre norm is '
@@ -267,7 +281,9 @@ class TrainingHealthHook(Hook):
         centres = values.get('class_centers')
         if teacher is None or centres is None or teacher.shape[0] == 0:
             return False
-        parts = {'class centres': centres, 'teacher embeddings': teacher}
+        parts = {'class centres': _seen_centres(centres,
+                                                values.get('labels')),
+                 'teacher embeddings': teacher}
         student = values.get('student_embed')
         if student is not None and student.shape[0]:
             parts['student embeddings'] = student
