@@ -27,7 +27,7 @@ from nd_mmdet.utils.entrypoint import (build_runner, fail,  # noqa: E402
 
 
 def parse_args():
-    from mmengine.config import DictAction
+    from nd_mmdet.utils.entrypoint import cfg_options_action
     parser = argparse.ArgumentParser(
         description='Compute teacher class centres for ND')
     parser.add_argument('config', help='distillation config file path')
@@ -39,7 +39,7 @@ def parse_args():
         help='batches to use (default: the ClassCentersHook setting, or one '
         'pass over the training data)')
     parser.add_argument('--work-dir', help='the dir to save logs')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=cfg_options_action())
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],

@@ -52,7 +52,7 @@ MAIN_METRICS = ('coco/bbox_mAP', 'accuracy/top1')
 
 
 def parse_args():
-    from mmengine.config import DictAction
+    from nd_mmdet.utils.entrypoint import cfg_options_action
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -89,7 +89,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=cfg_options_action(),
         help='override some settings in the used config, the key-value pair '
         'in xxx=yyy format will be merged into config file.')
     parser.add_argument(

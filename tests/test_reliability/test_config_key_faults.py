@@ -260,3 +260,23 @@ def test_best_record_survives_a_failed_resave(tool, tiny_cifar_root,
     kept = torch.load(tmp_path / files[0], weights_only=False)
     assert kept['message_hub']['runtime_info']['best_score'] == \
         record['best_score']
+
+
+@pytest.mark.parametrize('script', ['test.py', 'compute_class_centers.py'])
+@pytest.mark.clear_error
+def test_dict_value_in_cfg_options_of_the_other_tools(script, tmp_path):
+    """tools/test.py and tools/compute_class_centers.py parse --cfg-options
+    like tools/train.py: a dict(...) value is one line with the dotted keys,
+    not mmengine's RecursionError (checked at argument parsing, before any
+    file is read)."""
+    args = [KDPP] + (['missing.pth'] if script == 'test.py' else [])
+    proc = run_tool(script, *args, '--cfg-options',
+                    'model.student.init_cfg=dict(type=Pretrained,'
+                    'checkpoint=x.pth)', check=False)
+    errors = [line for line in proc.stdout.splitlines()
+              if line.startswith('error:')]
+    assert proc.returncode == 1 and len(errors) == 1, proc.stdout
+    assert 'Traceback' not in proc.stdout
+    assert 'a dict(...) value cannot be parsed' in errors[0]
+    assert 'model.student.init_cfg.type=Pretrained ' \
+        'model.student.init_cfg.checkpoint=x.pth' in errors[0]
