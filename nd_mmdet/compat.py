@@ -302,7 +302,9 @@ def check_pretrained_loads():
     __call__._nd_mmdet_checked = True
     PretrainedInit.__call__ = __call__
     checkpoint.load_state_dict = load_state_dict
-    APPLIED.append('pretrained-load-check')
+    _applied('pretrained-load-check',
+             "a Pretrained init that loads under half of its module's "
+             'weights stops with the counts', 'ND_MMDET_NO_PRETRAINED_CHECK')
     return True
 
 
@@ -319,7 +321,9 @@ def check_image_loading():
     mmcv.imfrombytes = checked_imfrombytes(mmcv.imfrombytes)
     LoadImageFromFile.transform = checked_transform(
         LoadImageFromFile.transform)
-    APPLIED.append('image-load-check')
+    _applied('image-load-check',
+             'an image that cannot be decoded, or is cut short, is one error '
+             'naming its file', 'ND_MMDET_NO_IMAGE_CHECK')
     return True
 
 
