@@ -87,6 +87,14 @@ DRIVER = textwrap.dedent('''
 ''')
 
 
+def default_sigint():
+    """``preexec_fn``: the child gets the default SIGINT action (Python
+    then raises KeyboardInterrupt). A suite started in the background by a
+    non-interactive shell inherits SIGINT ignored, and Python keeps an
+    ignored SIGINT ignored: a Ctrl-C test would then see the tool run on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _alive(pid):
     try:
         with open(f'/proc/{pid}/status') as f:
@@ -104,7 +112,8 @@ def test_no_child_outlives_an_interrupted_or_killed_tool(tmp_path, sig):
                            log=str(tmp_path / 'child.log'))
     proc = subprocess.Popen([sys.executable, '-c', driver],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, OMP_NUM_THREADS='1'))
+                            env=dict(os.environ, OMP_NUM_THREADS='1'),
+                            preexec_fn=default_sigint)
     deadline = time.time() + 60
     while not osp.isfile(pid_file) or not open(pid_file).read():
         assert proc.poll() is None, proc.stdout.read().decode()

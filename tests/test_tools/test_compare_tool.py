@@ -1,10 +1,8 @@
-"""tools/compare.py end to end on two tiny Fashion-MNIST classifiers (30
-iterations of batch 16, a checkpoint each: long enough that the run seen
-mid-training still runs when the Ctrl-C arrives on a loaded machine): two
-configs x two seeds with --jobs 2, Ctrl-C once a run is done and another is
-mid-training, then a rerun that adds a config that cannot train and a
-teacher row: only the missing trainings run again, the interrupted one from
-its checkpoint."""
+"""tools/compare.py end to end on two tiny Fashion-MNIST classifiers (6
+iterations of batch 16, a checkpoint each): two configs x two seeds with
+--jobs 2, Ctrl-C once a run is done and another is mid-training, then a
+rerun that adds a config that cannot train and a teacher row: only the
+missing trainings run again, the interrupted one from its checkpoint."""
 import glob
 import json
 import os
@@ -15,6 +13,7 @@ import subprocess
 import sys
 import time
 
+from tests.test_compare.test_launcher import default_sigint
 from tests.tiny_data import write_tiny_fashion_mnist
 from tests.tools_runner import REPO, last_metrics
 
@@ -23,10 +22,10 @@ data_root = '{data}'
 train_dataloader = dict(batch_size=16,
                         dataset=dict(data_root=data_root, subset_size=50))
 test_dataloader = dict(batch_size=40, dataset=dict(data_root=data_root))
-train_cfg = dict(max_iters=30)
+train_cfg = dict(max_iters=6)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=1),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=1, end=30,
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=1, end=6,
          eta_min=1e-4)]
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=1, max_keep_ckpts=1))
@@ -55,7 +54,8 @@ def _tool(args, cwd, log):
     return subprocess.Popen(
         [sys.executable, osp.join(REPO, 'tools', 'compare.py'), *args],
         cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1'))
+        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1'),
+        preexec_fn=default_sigint)
 
 
 def test_compare_interrupt_rerun_and_failed_run(tmp_path):
