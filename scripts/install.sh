@@ -216,6 +216,10 @@ print(home)
 PYEOF
 }
 
+# Both mmcv builds pass --no-cache-dir: pip's own wheel cache keys a wheel
+# built from an sdist by the sdist alone, not by FORCE_CUDA or the torch it
+# was built against, so without it a "CUDA build" returned pip's cached CPU
+# build in seconds (found by the opt-in test, 2026-12-02).
 # mmcv with its CUDA ops (FORCE_CUDA=1), built once per (python, torch, CUDA,
 # GPU archs) and cached as a wheel next to the CPU ones; skipped when the
 # installed mmcv already has CUDA ops.
@@ -242,13 +246,18 @@ build_cuda_mmcv() {
     CUDA_HOME="$home" PATH="$home/bin:$PATH" LIBRARY_PATH="$home/lib64:${LIBRARY_PATH:-}" \
       TORCH_CUDA_ARCH_LIST="$arch" MMCV_WITH_OPS=1 FORCE_CUDA=1 \
       MAX_JOBS="${MMCV_MAX_JOBS:-$(nproc)}" \
-      "${PIP[@]}" wheel -q --no-build-isolation --no-deps --no-binary onedl-mmcv \
+      "${PIP[@]}" wheel -q --no-cache-dir --no-build-isolation --no-deps --no-binary onedl-mmcv \
       -w "$build" "$MMCV_PIN"
     strip_into_cache "$build" "$wheels"
     wheel="$(ls "$wheels"/onedl_mmcv-*.whl | head -n1)"
   fi
   log "installing $(basename "$wheel") (CUDA $cuda)"
   "${PIP[@]}" install -q --force-reinstall --no-deps "$wheel"
+  if ! "$VPY" -c "import sys, mmcv.ops as o; sys.exit(o.get_compiling_cuda_version() == 'not available')" >/dev/null 2>&1; then
+    rm -rf "$wheels"
+    echo "[install] $wheel has no CUDA ops (built without nvcc?): removed from the cache; see the build log above" >&2
+    exit 1
+  fi
 }
 
 # 4. mmcv with ops, built once per (python, torch) and cached as a wheel.
@@ -264,7 +273,7 @@ elif ! "$VPY" -c "import mmcv.ops" >/dev/null 2>&1; then
     log "building $MMCV_PIN with CPU ops against torch $TORCH_VERSION (10-20 min on 2 cores, once)"
     BUILD="$(mktemp -d)"
     MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MMCV_MAX_JOBS:-$(nproc)}" \
-      "${PIP[@]}" wheel -q --no-build-isolation --no-deps --no-binary onedl-mmcv \
+      "${PIP[@]}" wheel -q --no-cache-dir --no-build-isolation --no-deps --no-binary onedl-mmcv \
       -w "$BUILD" "$MMCV_PIN"
     strip_into_cache "$BUILD" "$WHEELS"
     WHEEL="$(ls "$WHEELS"/onedl_mmcv-*.whl | head -n1)"
