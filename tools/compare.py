@@ -5,10 +5,12 @@ evaluate, and compare the methods with paired statistics.
         [--jobs N] [--work-dir DIR] [--names NAME ...] [--baseline NAME]
         [--teacher CONFIG CKPT] [--checkpoint last|best] [--metric KEY]
         [--threads T] [--cfg-options KEY=VALUE ...]
+        [--method-options NAME KEY=VALUE ... [--method-options ...]]
 
 (also ``mim run nd_mmdet compare ...``). Each (config, seed) is trained by
 ``tools/train.py CONFIG --work-dir DIR/<method>/seed_<seed> --resume
---cfg-options ... randomness.seed=<seed>`` and its last (or best)
+--cfg-options ... [the method's --method-options] randomness.seed=<seed>``
+and its last (or best)
 checkpoint evaluated by ``tools/test.py`` on the config's test set, each a
 child process; ``--jobs N`` runs N at once. The method is the config's
 file name without ``.py`` (or ``--names``); the first config (or
@@ -77,6 +79,12 @@ def parse_args(argv=None):
                         metavar='KEY=VALUE',
                         help='passed to every tools/train.py and '
                         'tools/test.py (and part of the config digest)')
+    parser.add_argument('--method-options', nargs='+', action='append',
+                        default=[], metavar=('NAME', 'KEY=VALUE'),
+                        help='options for one method only, after '
+                        '--cfg-options (e.g. its model.teacher_ckpt, or the '
+                        'same config twice under two --names with another '
+                        'loss weight); repeat per method')
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error('--jobs must be >= 1')
@@ -100,6 +108,14 @@ def parse_args(argv=None):
         parser.error(f'two configs have the same name ({names}); give '
                      'distinct ones with --names')
     args.method_names = names
+    args.options_of = {name: [] for name in names}
+    for name, *options in args.method_options:
+        if name not in args.options_of:
+            parser.error(f'--method-options {name}: not one of the methods '
+                         f'{names}')
+        if not options:
+            parser.error(f'--method-options {name}: no KEY=VALUE given')
+        args.options_of[name] += options
     if args.baseline is None:
         args.baseline = names[0]
     elif args.baseline not in names:
@@ -115,7 +131,8 @@ def inspect_configs(args):
 
     from nd_mmdet.compare.configs import inspect_config
     from nd_mmdet.utils import file_digest
-    methods = [(name, inspect_config(path, args.cfg_options))
+    methods = [(name, inspect_config(
+        path, args.cfg_options + args.options_of[name]))
                for name, path in zip(args.method_names, args.configs)]
     teacher = None
     if args.teacher:
@@ -188,7 +205,8 @@ def plan(args, methods, teacher, settings, work_dir):
     """The runs (seed by seed; the teacher first), the records of those
     reused, and the jobs of the others."""
     from nd_mmdet.compare.runs import Run, job, prepare, reuse
-    runs = [Run(name, seed, info, osp.join(work_dir, name, f'seed_{seed}'))
+    runs = [Run(name, seed, info, osp.join(work_dir, name, f'seed_{seed}'),
+                options=args.options_of[name])
             for seed in args.seeds for name, info in methods]
     if teacher:
         runs.insert(0, Run('teacher', None, teacher[0],
@@ -288,6 +306,7 @@ def compare(args):
         command=[sys.argv[0]] + list(args.argv), cwd=os.getcwd(),
         work_dir=work_dir, checkpoint=args.checkpoint, jobs=args.jobs,
         threads=threads, gpus=devices, cfg_options=list(args.cfg_options),
+        method_options=args.options_of,
         versions=versions(), runs=rows)
     text = report(args, methods, teacher, metric, runs, records, pool,
                   reused, extra)

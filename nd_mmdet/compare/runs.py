@@ -20,7 +20,7 @@ import os
 import os.path as osp
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .configs import ConfigInfo
 from .launcher import Command
@@ -39,6 +39,8 @@ class Run:
     info: ConfigInfo
     run_dir: str
     checkpoint: str | None = None  # given (teacher), else found
+    options: list = field(default_factory=list)  # this method's, after
+    # Settings.options (tools/compare.py --method-options)
 
     @property
     def name(self):
@@ -121,7 +123,7 @@ def job(run, settings, record):
         write_record(run.run_dir, record)
         argv = [sys.executable, osp.join(settings.tools_dir, 'train.py'),
                 run.info.path, '--work-dir', run.run_dir, '--resume',
-                '--cfg-options', *settings.options,
+                '--cfg-options', *settings.options, *run.options,
                 f'randomness.seed={run.seed}']
         returncode, wall = yield Command(argv, train_log, 'train')
         record['train_wall_s'] = wall
@@ -140,8 +142,8 @@ def job(run, settings, record):
             osp.join(run.run_dir, 'eval'), '--dump-metrics', metrics_path]
     if not run.trains and run.info.distiller:
         argv.append('--teacher')
-    if settings.options:
-        argv += ['--cfg-options', *settings.options]
+    if settings.options or run.options:
+        argv += ['--cfg-options', *settings.options, *run.options]
     record.update(test_log=test_log, checkpoint=checkpoint,
                   which_checkpoint=_which(run, settings))
     if osp.exists(metrics_path):

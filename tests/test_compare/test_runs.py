@@ -127,3 +127,30 @@ def test_pick_score():
     # other COCO values present: a missing key is an error, not AP 0
     with pytest.raises(ValueError, match='no coco/bbox_mAP_s'):
         pick_score({'coco/bbox_mAP': 0.3}, 'coco/bbox_mAP_s')
+
+
+def test_method_options_follow_the_shared_ones(tmp_path):
+    """A method's own options (--method-options) come after --cfg-options
+    in its training and its evaluation, before the seed."""
+    info = ConfigInfo(path='/cfg/kd.py', digest='d' * 64,
+                      metric='coco/bbox_mAP', distiller=True,
+                      save_best=False, teacher_ckpt=None)
+    run = Run('kd', 1, info, str(tmp_path / 'kd' / 'seed_1'),
+              options=['model.teacher_ckpt=/t.pth', 'b=2'])
+    gen = job(run, Settings('/tools', ['a=1'], 'coco/bbox_mAP'), None)
+    train = next(gen)
+    assert train.argv[-5:] == ['--cfg-options', 'a=1',
+                               'model.teacher_ckpt=/t.pth', 'b=2',
+                               'randomness.seed=1']
+    open(osp.join(run.run_dir, 'iter_2.pth'), 'wb').close()
+    with open(osp.join(run.run_dir, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(run.run_dir, 'iter_2.pth'))
+    test = gen.send((0, 1.0))
+    assert test.kind == 'test'
+    assert test.argv[-4:] == ['--cfg-options', 'a=1',
+                              'model.teacher_ckpt=/t.pth', 'b=2']
+    # without any option, no --cfg-options at all
+    bare = Run('kd', 1, info, str(tmp_path / 'bare' / 'seed_1'))
+    gen = job(bare, Settings('/tools', [], 'coco/bbox_mAP'), None)
+    assert next(gen).argv[-3:] == ['--resume', '--cfg-options',
+                                   'randomness.seed=1']

@@ -209,7 +209,11 @@ def test_bad_arguments_stop_before_anything_runs(tmp_path, capsys):
              'keeps no best checkpoint'),
             ([student, '--seeds', '0', '--teacher', student,
               str(tmp_path / 'none.pth')], 1,
-             '--teacher: checkpoint not found')):
+             '--teacher: checkpoint not found'),
+            ([student, '--seeds', '0', '--method-options', 'kd', 'a=1'], 2,
+             "--method-options kd: not one of the methods ['resnet8thin"),
+            ([student, '--seeds', '0', '--method-options',
+              'resnet8thin_fmnist-2k'], 2, 'no KEY=VALUE given')):
         with pytest.raises(SystemExit) as exit_info:
             tool.main(argv + ['--work-dir', str(tmp_path / 'w')])
         assert exit_info.value.code == code, argv
@@ -235,3 +239,30 @@ def test_one_gpu_per_run_when_there_are_enough(monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     env, devices = tool.slot_env(2, threads=1)
     assert devices == 0 and 'CUDA_VISIBLE_DEVICES' not in env(1)
+
+
+def test_method_options_make_two_methods_of_one_config(tmp_path):
+    """The same config twice under two names, one with its own option:
+    two digests (never reused for each other), the option only in its
+    method's runs and in results.json."""
+    tool = _load_tool()
+    student = osp.join(REPO, 'configs', 'demo', 'resnet8thin_fmnist-2k.py')
+    args = tool.parse_args([
+        student, student, '--names', 'short', 'long', '--seeds', '0',
+        '--cfg-options', 'train_cfg.max_iters=5', '--method-options',
+        'long', 'train_cfg.max_iters=9', '--method-options', 'long',
+        'param_scheduler.1.end=9'])
+    assert args.options_of == {
+        'short': [],
+        'long': ['train_cfg.max_iters=9', 'param_scheduler.1.end=9']}
+    methods, _, _ = tool.inspect_configs(args)
+    (_, short), (_, long) = methods
+    assert short.digest != long.digest
+    from nd_mmdet.compare.configs import inspect_config
+    assert long.digest == inspect_config(student, [
+        'train_cfg.max_iters=5', 'train_cfg.max_iters=9',
+        'param_scheduler.1.end=9']).digest
+    runs, _, jobs = tool.plan(args, methods, None, None, str(tmp_path))
+    assert [(r.name, r.options) for r in runs] == [
+        ('short seed 0', []),
+        ('long seed 0', ['train_cfg.max_iters=9', 'param_scheduler.1.end=9'])]
