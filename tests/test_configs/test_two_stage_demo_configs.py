@@ -1,6 +1,7 @@
 """The two-stage demo configs (configs/demo/two_stage/): every config
 builds from scratch with the classes of its data, every linked width of
-both Faster R-CNNs follows the one width variable of each model, and the
+both Faster R-CNNs follows the one width variable of each model (the box
+feature: the teacher's width on both sides, no projector), and the
 KD++ distiller trains two iterations on tiny scenes through the Runner
 (class-centre pre-pass included)."""
 import glob
@@ -28,6 +29,8 @@ CONFIGS = {
     'faster-rcnn_w8_fmnist-det-1k.py': ('student', ),
     'kd_faster-rcnn_w32-w8_fmnist-det-1k.py': ('teacher', 'student'),
     'kd++_faster-rcnn_w32-w8_fmnist-det-1k.py': ('teacher', 'student'),
+    'dkd++_faster-rcnn_w32-w8_fmnist-det-1k.py': ('teacher', 'student'),
+    'reviewkd++_faster-rcnn_w32-w8_fmnist-det-1k.py': ('teacher', 'student'),
 }
 
 
@@ -45,11 +48,12 @@ def detectors(cfg, sides):
     return {side: cfg.model[side] for side in sides}
 
 
-def check_widths(detector, width):
+def check_widths(detector, width, box_width):
     """Every linked width of a built Faster R-CNN, from its stem width.
 
     Layout (stem width w): backbone stages w, 2w, 4w (stages 2-3 read),
-    FPN [2w, 4w] -> 2w, RPN 2w, RoIAlign 7 x 7 x 2w, box feature 8w.
+    FPN [2w, 4w] -> 2w, RPN 2w, RoIAlign 7 x 7 x 2w, box feature
+    ``box_width``.
     """
     fpn = 2 * width
     backbone = detector.backbone
@@ -65,7 +69,7 @@ def check_widths(detector, width):
     assert detector.roi_head.bbox_roi_extractor.out_channels == fpn
     fcs = detector.roi_head.bbox_head.shared_fcs
     assert fcs[0].in_features == fpn * 7 * 7
-    assert fcs[-1].out_features == 8 * width
+    assert [fc.out_features for fc in fcs] == [box_width] * 2
 
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))
@@ -83,7 +87,9 @@ def test_config_builds_from_scratch_with_its_classes(name, tmp_path):
         assert det.roi_head.bbox_head.num_classes == len(cfg.classes)
         model = build_model_from_spec(det.to_dict())
         assert model.roi_head.bbox_head.num_classes == 10
-        check_widths(model, widths[side])
+        # both box features are the teacher's 8 w wide: ND reads them as
+        # they are (the paper's pairs), no projector
+        check_widths(model, widths[side], 8 * cfg.teacher_width)
         if side == 'teacher' and cfg.model.type == 'TwoStageDistiller':
             cfg.model.teacher_ckpt = str(tmp_path / 'teacher.pth')
             torch.save(model.state_dict(), cfg.model.teacher_ckpt)
@@ -96,21 +102,35 @@ def test_config_builds_from_scratch_with_its_classes(name, tmp_path):
 def test_distillers_share_the_student_setup():
     alone = Config.fromfile(
         osp.join(FOLDER, 'faster-rcnn_w8_fmnist-det-1k.py'))
-    for name in ('kd_faster-rcnn_w32-w8_fmnist-det-1k.py',
-                 'kd++_faster-rcnn_w32-w8_fmnist-det-1k.py'):
+    for name in sorted(n for n, sides in CONFIGS.items() if len(sides) == 2):
         cfg = Config.fromfile(osp.join(FOLDER, name))
         assert cfg.model.student == alone.model
         assert cfg.train_dataloader == alone.train_dataloader
         assert cfg.param_scheduler == alone.param_scheduler
         assert cfg.train_cfg == alone.train_cfg
         assert cfg.optim_wrapper == alone.optim_wrapper
-    kdpp = Config.fromfile(KDPP)
-    assert sorted(kdpp.model.distill_losses) == ['loss_kd', 'loss_nd']
-    assert kdpp.model.connectors.student_embed.to_dict() == dict(
-        type='EmbeddingProjector', in_channels=64, out_channels=256)
     teacher = Config.fromfile(
         osp.join(FOLDER, 'faster-rcnn_w32_fmnist-det-full.py'))
-    assert kdpp.model.teacher == teacher.model
+    nd = dict(type='NDLoss', loss_weight=1.0)
+    for method, losses, connectors in (
+            ('kd', ['loss_kd'], {}),
+            ('kd++', ['loss_kd', 'loss_nd'], {}),
+            ('dkd++', ['loss_dkd', 'loss_nd'], {}),
+            ('reviewkd++', ['loss_hcl', 'loss_nd'], {
+                'student_feats': dict(
+                    type='ReviewKDConnector', in_channels=[16, 16],
+                    out_channels=[64, 64], mid_channels=64)})):
+        cfg = Config.fromfile(
+            osp.join(FOLDER, f'{method}_faster-rcnn_w32-w8_fmnist-det-1k.py'))
+        assert sorted(cfg.model.distill_losses) == sorted(losses), method
+        if 'loss_nd' in losses:
+            assert cfg.model.distill_losses.loss_nd.to_dict() == nd
+        assert (cfg.model.get('connectors') or {}) == connectors, method
+        assert cfg.model.teacher == teacher.model
+    dkd = Config.fromfile(osp.join(
+        FOLDER, 'dkd++_faster-rcnn_w32-w8_fmnist-det-1k.py'))
+    assert dkd.model.distill_losses.loss_dkd.to_dict() == dict(
+        type='DKDLoss', alpha=1.0, beta=8.0, temperature=1.0, loss_weight=1.0)
 
 
 def test_model_parts_match_the_demo_configs():
@@ -149,7 +169,7 @@ def test_one_variable_sets_every_linked_width(tmp_path):
     det = cfg.student_model
     det.roi_head.bbox_head.num_classes = 3
     model = build_model_from_spec(det.to_dict()).train()
-    check_widths(model, 12)
+    check_widths(model, 12, 8 * cfg.teacher_width)
     data = demo_mm_inputs(2, (3, 64, 64), num_items=[2, 1], num_classes=3)
     data = model.data_preprocessor(data, True)
     losses = model.loss(data['inputs'], data['data_samples'])
@@ -171,12 +191,12 @@ def tiny_scenes(root, num_train=8, num_val=4):
                       num_train=num_train, num_val=num_val)
 
 
-def tiny_kdpp_config(tmp_path, max_iters=2):
-    """The KD++ demo config on tiny scenes written under ``tmp_path``, a
-    random teacher (seed 0), batches of 4, ``max_iters`` iterations, every
-    iteration logged."""
+def tiny_kdpp_config(tmp_path, max_iters=2, config=KDPP):
+    """The KD++ demo config (or another distiller ``config``) on tiny
+    scenes written under ``tmp_path``, a random teacher (seed 0), batches of
+    4, ``max_iters`` iterations, every iteration logged."""
     tiny_scenes(str(tmp_path / 'scenes'))
-    cfg = Config.fromfile(KDPP)
+    cfg = Config.fromfile(config)
     teacher_ckpt = str(tmp_path / 'teacher.pth')
     torch.manual_seed(0)
     teacher = build_model_from_spec(cfg.model.teacher.to_dict())
@@ -211,3 +231,22 @@ def test_kdpp_trains_two_iterations_on_tiny_scenes(tmp_path):
         assert np.isfinite(value) and value > 0, name
     assert osp.isfile(osp.join(cfg.work_dir, 'iter_2.pth'))
     assert runner.model.expected_centers_shape() == (11, 256)
+
+
+@pytest.mark.parametrize('method,losses', [
+    ('dkd++', ('loss_dkd', 'loss_nd')),
+    ('reviewkd++', ('loss_hcl', 'loss_nd')),
+])
+def test_other_distillers_train_two_iterations(method, losses, tmp_path):
+    cfg = tiny_kdpp_config(tmp_path, config=osp.join(
+        FOLDER, f'{method}_faster-rcnn_w32-w8_fmnist-det-1k.py'))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    for name in losses + ('loss_cls', ):
+        value = runner.message_hub.get_scalar(f'train/{name}').current()
+        assert np.isfinite(value) and value > 0, name
+    state = torch.load(osp.join(cfg.work_dir, 'iter_2.pth'),
+                       weights_only=False)['state_dict']
+    assert not any(k.startswith('teacher.') for k in state)
+    assert any(k.startswith('connectors.student_feats.') for k in state) \
+        == (method == 'reviewkd++')

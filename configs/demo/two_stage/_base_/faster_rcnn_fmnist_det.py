@@ -9,7 +9,8 @@
 #   rpn_head      in_channels = feat_channels = 2w
 #   roi extractor out_channels 2w (RoIAlign 7 x 7; RoIs below 32 px on the
 #                 stride-8 level, larger ones on stride 16: finest_scale 16)
-#   bbox_head     in_channels 2w; the box feature (fc_out_channels) 8w
+#   bbox_head     in_channels 2w; the box feature (fc_out_channels) 8w of
+#                 the TEACHER's w for both models (below)
 #
 # From scratch means no ImageNet weights (init_cfg=None), no frozen stage
 # (frozen_stages=-1) and BN statistics updated in training
@@ -28,8 +29,9 @@ def box_feature_dim(width):
     return 8 * width
 
 
-def faster_rcnn(width):
-    """The Faster R-CNN of stem width ``width`` (all linked widths)."""
+def faster_rcnn(width, box_width=None):
+    """The Faster R-CNN of stem width ``width`` (all linked widths); its box
+    feature is ``box_width`` wide (default ``box_feature_dim(width)``)."""
     fpn = 2 * width
     # RPN proposals, in training and at test
     proposals = dict(nms_pre=500, max_per_img=200, min_bbox_size=0,
@@ -88,7 +90,7 @@ def faster_rcnn(width):
             bbox_head=dict(
                 type='Shared2FCBBoxHead',
                 in_channels=fpn,
-                fc_out_channels=box_feature_dim(width),
+                fc_out_channels=box_width or box_feature_dim(width),
                 roi_feat_size=7,
                 bbox_coder=dict(
                     type='DeltaXYWHBBoxCoder',
@@ -143,9 +145,17 @@ def faster_rcnn(width):
 
 
 teacher_model = faster_rcnn(teacher_width)
-student_model = faster_rcnn(student_width)
-# ND reads the box features: the student's (8 * student_width) is projected
-# to the teacher's (8 * teacher_width) in the runs with ND.
+# The student keeps the teacher's box-feature width, as every COCO pair of
+# the paper does (both keep MMDetection's two shared FCs of 1024): ND then
+# compares the two box features directly, with no projector. This is the
+# rule for two-stage students (docs/two_stage.md: with a projector from a
+# 64-d box feature the student was less stable and ND gained nothing
+# measurable); the two FCs are a small part of the student's cost.
+student_model = faster_rcnn(student_width,
+                            box_width=box_feature_dim(teacher_width))
+# For a student with a box feature of its own width instead (8 *
+# student_width, e.g. benchmarks/two_stage_ablation/configs/kd++.py): the
+# projector to the teacher's width that ND then needs.
 student_embed_projector = dict(
     type='EmbeddingProjector',
     in_channels=box_feature_dim(student_width),
