@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 
 .PHONY: install test demo demo-dense demo-dense-fcos demo-dense-gfl \
-	demo-neck demo-neck-rtmdet demo-neck-fcos-retinanet
+	demo-neck demo-neck-rtmdet demo-neck-fcos-retinanet demo-two-stage
 
 install:
 	bash scripts/install.sh
@@ -38,3 +38,7 @@ demo-neck-rtmdet:
 demo-neck-fcos-retinanet:
 	bash scripts/install.sh --demo
 	OMP_NUM_THREADS=1 $(PY) tools/demo.py --task neck-fcos-retinanet
+
+demo-two-stage:
+	bash scripts/install.sh --demo
+	OMP_NUM_THREADS=1 $(PY) tools/demo.py --task two-stage

@@ -1,8 +1,11 @@
 """One-command distillation demos on real data (Fashion-MNIST, CPU).
 
-Two tasks (``--task``), each through the same code as ``tools/train.py`` /
-``tools/test.py`` (their ``main`` is run in this process with the
-command-line arguments a user would type, ``--cfg-options`` included):
+Each task (``--task``) trains its teacher once (``tools/train.py`` in this
+process; a checkpoint from an earlier run with the same settings is
+reused), then hands its list of configs to ``tools/compare.py``: every
+method x seed trained and evaluated as ``tools/train.py`` /
+``tools/test.py`` child processes, paired by seed, resumable (a rerun
+skips the finished runs), ``--jobs N`` at once. The tasks:
 
 - ``cls`` (default, ``configs/demo/``): ResNet-8 teacher on all 60,000
   training images -> thin ResNet-8 student on a fixed 2,000-image subset;
@@ -24,13 +27,19 @@ command-line arguments a user would type, ``--cfg-options`` included):
   R18-w8, RTMDet-w32 -> w8, and the heterogeneous FCOS R18-w32 teacher ->
   RetinaNet R18-w8 student; the student alone, PKD on the stride-matched
   neck levels, PKD + ND at the ground-truth boxes, and (RetinaNet) the
-  head-level KD++ of the dense demo.
+  head-level KD++ of the dense demo;
+- ``two-stage`` (``configs/demo/two_stage/``): the paper's detection
+  setting on the same scenes and schedule: Faster R-CNN w32 -> w8 whose box
+  features have the same width (no projector); the student alone, KD,
+  KD++, DKD++, ReviewKD++ on the RoI logits / FPN levels, ND on the RoI box
+  features.
 
-Steps: train the teacher once (a checkpoint from an earlier run with the
-same settings is reused); for each seed and method train, then evaluate;
-print the table ``method | metric mean ± std over seeds | delta vs the
-student alone | per seed`` and write it to ``<work-dir>/results.md`` (raw
-numbers in ``results.json``).
+Written to ``<work-dir>``: ``results.md`` (the comparison table: method |
+mean ± std | Δ vs the student alone | paired wins / n and mean Δ with a
+95 % interval | per seed; the teacher's row; the feature statistics; the
+machine) and ``results.json``; ``runs/`` holds tools/compare.py's work dir
+(every run, its ``results.json`` and the plots ``scores.png`` /
+``curves.png``).
 
 Data: Debian's ``dataset-fashion-mnist`` package (``--data-root`` for
 another folder of the idx files). ``--quick`` runs every step with tiny
@@ -39,11 +48,10 @@ subsets and a few iterations (a smoke test, numbers meaningless).
 Usage::
 
     python tools/demo.py [--task cls|dense|dense-fcos|dense-gfl|neck|
-        neck-rtmdet|neck-fcos-retinanet] [--work-dir DIR] [--seeds 3]
-        [--quick]
+        neck-rtmdet|neck-fcos-retinanet|two-stage] [--work-dir DIR]
+        [--seeds 5] [--jobs N] [--quick]
 """
 import argparse
-import glob
 import importlib.util
 import itertools
 import json
@@ -134,6 +142,38 @@ def _neck_task(slug, title, teacher, teacher_label, student, pair,
         description=description + ' Same scenes, schedule and seeds as the '
         'dense demo; COCO box AP on the 1,000 validation scenes.')
 
+def _two_stage_task():
+    """Faster R-CNN w32 -> w8 on the dense demo's scenes and schedule, the
+    paper's detection setting (equal box-feature widths, no projector)."""
+    dense = _dense_task('retinanet', 'RetinaNet')
+    pair = 'faster-rcnn_w32-w8_fmnist-det-1k.py'
+    return dict(
+        dense,
+        title='Fashion-MNIST scenes, Faster R-CNN w32 -> w8 (two-stage '
+        'detection, the paper\'s setting)',
+        config_dir=osp.join(ROOT, 'configs', 'demo', 'two_stage'),
+        work_dir='work_dirs/demo_two_stage',
+        teacher_config='faster-rcnn_w32_fmnist-det-full.py',
+        teacher_label='teacher (Faster R-CNN w32, all 12k scenes, 1 run)',
+        methods=(
+            ('student alone', 'student', 'faster-rcnn_w8_fmnist-det-1k.py',
+             False),
+            ('KD', 'kd', f'kd_{pair}', True),
+            ('KD++ (KD + ND)', 'kd++', f'kd++_{pair}', True),
+            ('DKD++ (DKD + ND)', 'dkd++', f'dkd++_{pair}', True),
+            ('ReviewKD++ (ReviewKD + ND)', 'reviewkd++', f'reviewkd++_{pair}',
+             True),
+        ),
+        stats_runs=(),
+        description='Student: Faster R-CNN w8 (8-16-32 channel ResNet-18 '
+        'layout, 16-channel FPN) with the teacher\'s 256-d box feature, as '
+        'every COCO pair of the paper keeps the same box head on both '
+        'sides: ND reads both box features without a projector. KD / DKD on '
+        'the (K+1)-way logits of the student\'s sampled RoIs, ReviewKD on '
+        'the FPN levels, ND on the box features of the same RoIs (weight '
+        '1.0). First 1,000 training scenes, the dense demo\'s schedule; '
+        'COCO box AP on the 1,000 validation scenes.')
+
 
 #: Everything that differs between the demos. ``methods``: (label, slug,
 #: config, is_distiller), the first row is the baseline; ``stats_runs``:
@@ -206,6 +246,7 @@ TASKS['neck-fcos-retinanet'] = _neck_task(
     'retinanet_r18w8_fmnist-det-1k.py', 'fcos-retinanet_r18w32-r18w8',
     'Heterogeneous pair: an anchor-free FCOS teacher, an anchor-based '
     'RetinaNet R18-w8 student on the first 1,000 training scenes.')
+TASKS['two-stage'] = _two_stage_task()
 
 
 def parse_args(argv=None):
@@ -220,15 +261,22 @@ def parse_args(argv=None):
         'dense / dense-fcos / dense-gfl: one-stage detection on '
         'Fashion-MNIST scenes (RetinaNet / FCOS / GFL, box AP); neck / '
         'neck-rtmdet / neck-fcos-retinanet: PKD at the neck on the same '
-        'scenes. Default cls')
+        'scenes; two-stage: Faster R-CNN, KD / KD++ / DKD++ / ReviewKD++. '
+        'Default cls')
     parser.add_argument(
         '--work-dir',
-        help='where every run and results.md go (default '
-        'work_dirs/demo, work_dirs/demo_dense[_fcos|_gfl] or '
-        'work_dirs/demo_neck[_rtmdet|_fcos-retinanet])')
+        help='where the teacher, every run (runs/) and results.md go '
+        '(default work_dirs/demo, work_dirs/demo_dense[_fcos|_gfl], '
+        'work_dirs/demo_neck[_rtmdet|_fcos-retinanet] or '
+        'work_dirs/demo_two_stage)')
     parser.add_argument(
-        '--seeds', type=int, default=3,
-        help='training seeds 0..N-1 per method (default 3)')
+        '--seeds', type=int, default=5,
+        help='training seeds 0..N-1 per method (default 5: the fewest '
+        'that rank methods, paired by seed)')
+    parser.add_argument(
+        '--jobs', type=int, default=1,
+        help='runs at once, each a process (tools/compare.py --jobs; '
+        'default 1)')
     parser.add_argument(
         '--quick',
         action='store_true',
@@ -248,16 +296,19 @@ def parse_args(argv=None):
         '--threads',
         type=int,
         default=1,
-        help='torch CPU threads (default 1: fastest on a small machine '
-        'shared with other jobs)')
+        help='torch CPU threads per run (default 1: fastest on a small '
+        'machine shared with other jobs)')
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error('--seeds must be >= 1')
     if args.threads < 1:
         parser.error('--threads must be >= 1')
+    if args.jobs < 1:
+        parser.error('--jobs must be >= 1')
     if args.work_dir is None:
         args.work_dir = TASKS[args.task]['work_dir']
     return args
+
 
 
 # ------------------------------------------------------------- the tools
@@ -315,47 +366,15 @@ def train(task, config, work_dir, options, tag):
     return ckpt
 
 
-def evaluate(task, config, ckpt, eval_dir, options, tag):
-    """tools/test.py; returns the task's metric it logged, in %."""
-    shutil.rmtree(eval_dir, ignore_errors=True)
-    run_tool('test.py', [
-        osp.join(task['config_dir'], config), ckpt, '--work-dir', eval_dir,
-        '--cfg-options', *options, _experiment(tag)
-    ])
-    metric = task['metric']
-    logged = False
-    for path in sorted(glob.glob(osp.join(eval_dir, '*', '*.json'))):
-        with open(path) as f:
-            metrics = json.load(f)
-        if metric in metrics:
-            return float(metrics[metric]) * task['scale']
-        logged = logged or 'time' in metrics
-    if logged and task.get('no_result_is_zero'):
-        # MMDetection's CocoMetric logs no AP when the detector returned
-        # no box above its score threshold on the whole split: AP 0.
-        print(f'[demo] {config}: no detection on the test split, '
-              f'{metric} = 0', flush=True)
-        return 0.0
-    raise RuntimeError(f'tools/test.py logged no {metric} under {eval_dir}')
+def _banner(what, start):
+    print('\n' + '=' * 78 + f'\n[demo, {time.time() - start:.0f} s] {what}\n'
+          + '=' * 78, flush=True)
 
 
 # ------------------------------------------------------------ the steps
-class Progress:
-    def __init__(self, total):
-        self.total, self.done, self.start = total, 0, time.time()
-
-    def step(self, what):
-        self.done += 1
-        print('\n' + '=' * 78 + f'\n[demo {self.done}/{self.total}, '
-              f'{self.elapsed():.0f} s] {what}\n' + '=' * 78, flush=True)
-
-    def elapsed(self):
-        return time.time() - self.start
-
-
 def prepare_data(task_name, args, work_dir):
     """--cfg-options that point the task's configs at its data; for the
-    dense task the scenes are written first when absent."""
+    detection tasks the scenes are written first when absent."""
     data_root = args.data_root
     if 'scenes' not in TASKS[task_name]:
         if not data_root:
@@ -414,10 +433,10 @@ def config_digest(task, config, options):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def ensure_teacher(task, work_dir, options, test_options, progress):
-    """Train (or reuse) and evaluate the teacher; returns (ckpt, score,
-    reused). A checkpoint is reused when an earlier run of the same teacher
-    config and options left it (with its test score)."""
+def ensure_teacher(task, work_dir, options, start):
+    """Train the teacher, or reuse the checkpoint an earlier run of the
+    same teacher config and options left; returns (ckpt, reused). Its
+    evaluation is tools/compare.py's teacher row."""
     teacher_dir = osp.join(work_dir, 'teacher')
     config = task['teacher_config']
     digest = config_digest(task, config, options)
@@ -428,48 +447,68 @@ def ensure_teacher(task, work_dir, options, test_options, progress):
             marker = json.load(f)
     ckpt = last_checkpoint(teacher_dir)
     if ckpt and marker.get('config_digest') == digest and \
-            marker.get('checkpoint') == ckpt and 'score' in marker:
-        progress.step(f'teacher: reusing {ckpt} ({task["metric_label"]} '
-                      f'{marker["score"]:.2f}); delete the teacher folder '
-                      'to retrain')
-        progress.step('teacher: evaluation reused')
-        return ckpt, marker['score'], True
+            marker.get('checkpoint') == ckpt:
+        _banner(f'teacher: reusing {ckpt}; delete {teacher_dir} to '
+                'retrain', start)
+        return ckpt, True
     shutil.rmtree(teacher_dir, ignore_errors=True)
-    progress.step(f'teacher: training {config} (all training images)')
+    _banner(f'teacher: training {config} (all training images)', start)
     ckpt = train(task, config, teacher_dir, options, 'teacher')
-    progress.step('teacher: evaluating on the test split')
-    score = evaluate(task, config, ckpt, osp.join(teacher_dir, 'eval'),
-                     test_options, 'teacher-test')
     _write_json(marker_path, dict(config_digest=digest, options=options,
-                                  checkpoint=ckpt, score=score))
-    return ckpt, score, False
+                                  checkpoint=ckpt))
+    return ckpt, False
 
 
-def summarise(values):
-    """(mean, sample std or None for one value)."""
-    from nd_mmdet.compare.stats import summarize
-    summary = summarize(dict(enumerate(values)))
-    return summary.mean, summary.std
+def compare_argv(task, args, runs_dir, teacher_ckpt, shared, distiller):
+    """tools/compare.py's command line for the task: its methods' configs
+    (names: the slugs; the first is the baseline), seeds 0..N-1, the
+    teacher's row; ``shared`` --cfg-options for every run, ``distiller``
+    ones and the teacher checkpoint for the distillers only."""
+    def path(config):
+        return osp.join(task['config_dir'], config)
 
-
-def results_table(task, teacher_score, scores):
     methods = task['methods']
-    base_mean, _ = summarise(scores[methods[0][1]])
-    lines = [
-        f'| method | {task["metric_label"]} mean ± std | Δ vs student alone '
-        '| per seed |',
-        '|---|---|---|---|',
-        f'| {task["teacher_label"]} | {teacher_score:.2f} '
-        f'| | {teacher_score:.2f} |',
-    ]
-    for label, slug, _, _ in methods:
-        mean, std = summarise(scores[slug])
-        spread = f'{mean:.2f} ± {std:.2f}' if std is not None else \
-            f'{mean:.2f} (1 seed)'
-        delta = '—' if slug == methods[0][1] else f'{mean - base_mean:+.2f}'
-        per_seed = ', '.join(f'{v:.2f}' for v in scores[slug])
-        lines.append(f'| {label} | {spread} | {delta} | {per_seed} |')
+    argv = [path(config) for _, _, config, _ in methods]
+    argv += ['--names', *(slug for _, slug, _, _ in methods),
+             '--seeds', *map(str, range(args.seeds)),
+             '--work-dir', runs_dir, '--jobs', str(args.jobs),
+             '--threads', str(args.threads), '--metric', task['metric'],
+             '--teacher', path(task['teacher_config']), teacher_ckpt]
+    if shared:
+        argv += ['--cfg-options', *shared]
+    for _, slug, _, is_distiller in methods:
+        if is_distiller:
+            argv += ['--method-options', slug,
+                     f'model.teacher_ckpt={teacher_ckpt}', *distiller]
+    return argv
+
+
+def relabel(table, task):
+    """compare's table with the demo's method labels for its slugs."""
+    labels = {slug: label for label, slug, _, _ in task['methods']}
+    labels['teacher (1 run)'] = task['teacher_label']
+    base = task['methods'][0][1]
+    labels[f'{base} (baseline)'] = f'{labels[base]} (baseline)'
+    lines = []
+    for line in table.splitlines():
+        cells = line.split(' | ')
+        if line.startswith('| ') and cells[0][2:] in labels:
+            cells[0] = '| ' + labels[cells[0][2:]]
+            line = ' | '.join(cells)
+        lines.append(line)
     return '\n'.join(lines)
+
+
+def comparison_scores(results, task):
+    """``{slug: [score in % per finished seed]}`` and the teacher's score
+    (%) from compare's results.json."""
+    scale = results['scale']
+    scores = {m['name']: [r['score'] * scale for r in m['runs']
+                          if r['status'] == 'done']
+              for m in results['methods']}
+    teacher = results.get('teacher') or {}
+    score = teacher.get('score')
+    return scores, None if score is None else score * scale
 
 
 def stats_table(stats, work_dir):
@@ -514,15 +553,17 @@ def machine_info(threads):
         python=platform.python_version())
 
 
-def feature_stats(task, checkpoints, teacher_ckpt, test_options, work_dir,
-                  progress):
+def feature_stats(task, runs_dir, teacher_ckpt, test_options, work_dir,
+                  start):
+    """tools/analysis/feature_stats.py on the seed-0 checkpoint of each of
+    the task's ``stats_runs``."""
     stats = {}
     configs = {slug: config for _, slug, config, _ in task['methods']}
     for slug in task['stats_runs']:
-        progress.step(f'feature statistics of {slug} (seed 0)')
+        _banner(f'feature statistics of {slug} (seed 0)', start)
+        ckpt = last_checkpoint(osp.join(runs_dir, slug, 'seed_0'))
         argv_stats = [
-            osp.join(task['config_dir'], configs[slug]),
-            checkpoints[(slug, 0)], '--out-dir',
+            osp.join(task['config_dir'], configs[slug]), ckpt, '--out-dir',
             osp.join(work_dir, 'feature_stats', slug), '--teacher-config',
             osp.join(task['config_dir'], task['teacher_config']),
             '--teacher-ckpt', teacher_ckpt
@@ -533,69 +574,25 @@ def feature_stats(task, checkpoints, teacher_ckpt, test_options, work_dir,
     return stats
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    task = TASKS[args.task]
-    import torch
-    torch.set_num_threads(args.threads)
-    work_dir = osp.abspath(args.work_dir)
-    os.makedirs(work_dir, exist_ok=True)
-    load_start = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
-
-    data = prepare_data(args.task, args, work_dir)
-    quick = task['quick'] if args.quick else dict(
-        teacher=[], student=[], distiller=[], test=[])
-    teacher_options = data + quick['teacher']
-    test_options = data + quick['test']
-
-    methods = task['methods']
-    runs = len(methods) * args.seeds
-    progress = Progress(2 + 2 * runs + len(task['stats_runs']))
-    teacher_ckpt, teacher_score, reused = ensure_teacher(
-        task, work_dir, teacher_options, test_options, progress)
-    teacher_time = None if reused else progress.elapsed()
-
-    scores = {slug: [] for _, slug, _, _ in methods}
-    checkpoints = {}
-    for seed in range(args.seeds):
-        for label, slug, config, is_distiller in methods:
-            run_dir = osp.join(work_dir, slug, f'seed{seed}')
-            shutil.rmtree(run_dir, ignore_errors=True)
-            options = data + quick['student'] + [f'randomness.seed={seed}']
-            if is_distiller:
-                options += quick['distiller'] + [
-                    f'model.teacher_ckpt={teacher_ckpt}'
-                ]
-            progress.step(f'{label}, seed {seed}: training {config}')
-            ckpt = train(task, config, run_dir, options, f'{slug}-s{seed}')
-            progress.step(f'{label}, seed {seed}: evaluating on the test '
-                          'split')
-            score = evaluate(task, config, ckpt, osp.join(run_dir, 'eval'),
-                             test_options, f'{slug}-s{seed}-test')
-            print(f'[demo] {label}, seed {seed}: {task["metric_label"]} '
-                  f'{score:.2f}', flush=True)
-            scores[slug].append(score)
-            checkpoints[(slug, seed)] = ckpt
-
-    stats = feature_stats(task, checkpoints, teacher_ckpt, test_options,
-                          work_dir, progress)
-
-    wall = progress.elapsed()
+def report(task, args, results, stats, teacher_note, wall, loads, work_dir):
+    """``results.md``'s text."""
+    from nd_mmdet.compare.report import markdown
     machine = machine_info(args.threads)
-    load_end = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
     mode = 'QUICK SMOKE RUN (numbers meaningless)' if args.quick else \
         'full run'
-    teacher_note = 'reused from an earlier run' if reused else \
-        f'trained in this run ({teacher_time:.0f} s)'
     quick_note = ' (quick smoke run, numbers meaningless)' if args.quick \
         else ''
+    # compare's table without its title: the demo's title says what it is
+    table = markdown(results).split('\n', 2)[2]
+    table = table.replace('](scores.png)', '](runs/scores.png)').replace(
+        '](curves.png)', '](runs/curves.png)')
     lines = [
         f'# Distillation demo: {task["title"]}{quick_note}',
         '',
-        f'{mode}; seeds 0..{args.seeds - 1}; teacher {teacher_note}. '
-        + task['description'],
+        f'{mode}; seeds 0..{args.seeds - 1}, paired (tools/compare.py); '
+        f'teacher {teacher_note}. ' + task['description'],
         '',
-        results_table(task, teacher_score, scores),
+        relabel(table, task).rstrip('\n'),
         '',
     ]
     if stats:
@@ -608,27 +605,74 @@ def main(argv=None):
             stats_table(stats, work_dir),
             '',
         ]
+    load_start, load_end = loads
     lines += [
         f"Machine: {machine['cpu']}, {machine['cores']} cores, "
         f"{machine['device']}, torch {machine['torch']} with "
-        f"{machine['torch_threads']} thread(s); 1-min load average "
-        f'{load_start:.1f} at start, {load_end:.1f} at end. Wall time '
-        f'{wall:.0f} s ({wall / 60:.1f} min).' if load_start is not None
+        f"{machine['torch_threads']} thread(s) per run, {args.jobs} run(s) "
+        f'at once; 1-min load average {load_start:.1f} at start, '
+        f'{load_end:.1f} at end. Wall time {wall:.0f} s '
+        f'({wall / 60:.1f} min).' if load_start is not None
         else f'Wall time {wall:.0f} s.',
         '',
     ]
-    report = '\n'.join(lines)
-    atomic_write_bytes(report.encode(), osp.join(work_dir, 'results.md'))
+    return '\n'.join(lines), machine
+
+
+def _load():
+    return os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    task = TASKS[args.task]
+    import torch
+    torch.set_num_threads(args.threads)
+    start = time.time()
+    work_dir = osp.abspath(args.work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    load_start = _load()
+
+    data = prepare_data(args.task, args, work_dir)
+    quick = task['quick'] if args.quick else dict(
+        teacher=[], student=[], distiller=[], test=[])
+    teacher_ckpt, reused = ensure_teacher(task, work_dir,
+                                          data + quick['teacher'], start)
+    teacher_note = 'reused from an earlier run' if reused else \
+        f'trained in this run ({time.time() - start:.0f} s)'
+
+    runs_dir = osp.join(work_dir, 'runs')
+    _banner(f'{len(task["methods"])} methods x {args.seeds} seeds: '
+            f'tools/compare.py (work dir {runs_dir})', start)
+    code = run_tool('compare.py', compare_argv(
+        task, args, runs_dir, teacher_ckpt,
+        data + quick['student'] + quick['test'], quick['distiller']))
+    if code:
+        print(f'[demo] tools/compare.py exited {code}: see '
+              f'{osp.join(runs_dir, "results.md")} for the runs that did '
+              'not finish; rerun the same command to retry them',
+              file=sys.stderr, flush=True)
+        raise SystemExit(code)
+    with open(osp.join(runs_dir, 'results.json')) as f:
+        results = json.load(f)
+    scores, teacher_score = comparison_scores(results, task)
+
+    stats = feature_stats(task, runs_dir, teacher_ckpt, data + quick['test'],
+                          work_dir, start)
+    wall = time.time() - start
+    text, machine = report(task, args, results, stats, teacher_note, wall,
+                           (load_start, _load()), work_dir)
+    atomic_write_bytes(text.encode(), osp.join(work_dir, 'results.md'))
     _write_json(
         osp.join(work_dir, 'results.json'),
         dict(task=args.task, quick=args.quick, seeds=args.seeds,
              metric=task['metric'],
              teacher=dict(checkpoint=teacher_ckpt, score=teacher_score,
                           reused=reused),
-             scores=scores, feature_stats=stats, machine=machine,
-             wall_time_s=wall))
+             scores=scores, comparison=osp.join(runs_dir, 'results.json'),
+             feature_stats=stats, machine=machine, wall_time_s=wall))
     print('\n' + '=' * 78)
-    print(report)
+    print(text)
     print(f'written: {osp.join(work_dir, "results.md")}')
     return dict(teacher_score=teacher_score, scores=scores, stats=stats,
                 wall_time_s=wall, work_dir=work_dir)
