@@ -145,11 +145,18 @@ def _config_dirs():
     return [d for d in dirs if osp.isdir(d)]
 
 
-def _top_level_names(path):
+def _parsed(path):
+    """The :mod:`ast` module of the file ``path``, None when unreadable."""
     try:
         with open(path, encoding='utf-8') as f:
-            tree = ast.parse(f.read())
+            return ast.parse(f.read())
     except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _top_level_names(path):
+    tree = _parsed(path)
+    if tree is None:
         return set()
     names = set()
     for node in tree.body:
@@ -186,13 +193,9 @@ def _config_files(filename):
 def _names_referred_in(path):
     """Names ``path``'s code reads: ``x``, ``_base_.x`` (also inside
     ``{{_base_.x}}``)."""
-    try:
-        with open(path, encoding='utf-8') as f:
-            tree = ast.parse(f.read())
-    except (OSError, SyntaxError, ValueError):
-        return set()
+    tree = _parsed(path)
     names = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(tree) if tree is not None else ():
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             names.add(node.id)
         elif isinstance(node, ast.Attribute) and \
