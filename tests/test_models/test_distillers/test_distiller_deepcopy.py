@@ -87,3 +87,28 @@ def test_ema_of_a_distiller_runs_the_loss_step(tmp_path):
     expected = model.loss(inputs, samples)
     for key in expected:
         torch.testing.assert_close(losses[key], expected[key])
+
+
+def test_a_two_stage_distiller_copy_records_rois_and_logits(tmp_path):
+    """The two-stage distiller's student recorders include forward
+    pre-hooks (RoIs and labels); the copy's loss step equals the
+    original's on the same batch and random stream."""
+    from mmdet.registry import MODELS
+
+    from tests.test_models.test_distillers import \
+        test_two_stage_distiller as two_stage
+    torch.manual_seed(1)
+    ckpt = str(tmp_path / 'teacher.pth')
+    torch.save(dict(state_dict=MODELS.build(
+        two_stage.detector_cfg()).state_dict()), ckpt)
+    model = two_stage.build(ckpt).train()
+    twin = copy.deepcopy(model)
+    inputs, _ = two_stage.batch(model)
+    losses = []
+    for distiller in (twin, model):
+        torch.manual_seed(5)
+        losses.append(distiller.loss(inputs['inputs'],
+                                     inputs['data_samples']))
+    assert {'loss_kd', 'loss_nd'} <= set(losses[0])
+    for key in ('loss_cls', 'loss_kd', 'loss_nd'):
+        torch.testing.assert_close(losses[0][key], losses[1][key])
