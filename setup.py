@@ -12,6 +12,9 @@
   editable install scripts/install.sh writes the .pth.
 - ``install_requires``: requirements/runtime.txt. The stack's exact pins,
   torch included, are installed by scripts/install.sh (README "Install").
+  mmcv is the ``mminstall`` extra (requirements/mminstall.txt), as in
+  MMDetection: installing the wheel never starts an mmcv source build;
+  ``import nd_mmdet`` checks mmcv (nd_mmdet/mmcv_check.py).
 - Nothing is written into the source tree by ``pip wheel .`` or
   ``pip install .``: setuptools' ``build/`` and ``*.egg-info`` go to a
   temporary folder, removed when the build process ends (pyproject.toml
@@ -118,6 +121,7 @@ setup(
     # torch and torchvision are deliberately absent: a pip resolve of them
     # picks the multi-GB CUDA build; install the CPU or CUDA build first.
     install_requires=read_requirements('runtime.txt'),
+    extras_require=dict(mminstall=read_requirements('mminstall.txt')),
     python_requires='>=3.10',
     license='Apache-2.0',
     zip_safe=False,

@@ -2,8 +2,14 @@
 regularisation as OpenMMLab plug-ins (arXiv 2305.17007)."""
 import nd_mmdet_startup
 
-from . import compat
-from .version import __version__
+from .mmcv_check import check_mmcv
+
+# mmcv is not a pip requirement (a source build): one line where it is
+# missing, of another version or without its ops (as MMDetection checks).
+check_mmcv()
+
+from . import compat  # noqa: E402
+from .version import __version__  # noqa: E402
 
 # Before anything imports torchvision (mmpretrain, mmengine's Runner).
 compat.apply_all()

@@ -1,4 +1,4 @@
-"""Tiny MMDetection detectors of 14 families, for distillation coverage tests.
+"""Tiny MMDetection detectors of 15 families, for distillation coverage tests.
 
 What: for each detector family in :data:`FAMILIES` this module derives a
 model config from MMDetection's *own* config of that family
@@ -6,8 +6,8 @@ model config from MMDetection's *own* config of that family
 and shrinks it by overriding fields: ResNet-18 layout at 8 * ``width``
 base channels (stages 8w, 16w, 32w, 64w), CSPNeXt / CSPDarknet with small
 deepen / widen factors, necks with 16 * ``width`` output channels (32 *
-``width`` for Deformable DETR's transformer), heads with 1-2 stacked convs,
-small RoI heads, 3 classes everywhere, few boxes at test time.
+``width`` for the Deformable DETR / DINO transformers), heads with 1-2
+stacked convs, small RoI heads, 3 classes everywhere, few boxes at test time.
 ``width=1`` is the student and ``width=2`` the teacher of the same family:
 only channel widths change, so the feature levels (number, strides) are
 equal.
@@ -58,6 +58,7 @@ MMDET_CONFIGS = {
     'cascade_rcnn': 'mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py',
     'deformable_detr':
     'mmdet::deformable_detr/deformable-detr_r50_16xb2-50e_coco.py',
+    'dino': 'mmdet::dino/dino-4scale_r50_8xb2-12e_coco.py',
 }
 
 #: The detector families, in a fixed order.
@@ -87,6 +88,7 @@ LEVEL_LAYOUTS = {
     'cascade_rcnn': dict(strides=(4, 8, 16, 32, 64),
                          channels={1: 16, 2: 32}),
     'deformable_detr': dict(strides=(8, 16, 32, 64), channels={1: 32, 2: 64}),
+    'dino': dict(strides=(8, 16, 32, 64), channels={1: 32, 2: 64}),
 }
 
 # GroupNorm of the heads whose default is GN(32 groups).
@@ -207,6 +209,8 @@ def _tiny_deformable_detr(model, width):
         out_channels=dims, norm_cfg=dict(type='GN', num_groups=8))
     model['bbox_head']['embed_dims'] = dims
     model['test_cfg']['max_per_img'] = MAX_PER_IMG
+    if 'dn_cfg' in model:  # DINO: fewer denoising queries
+        model['dn_cfg']['group_cfg']['num_dn_queries'] = 10
 
 
 def tiny_detector(family, width=1, num_classes=3):
@@ -249,7 +253,7 @@ def tiny_detector(family, width=1, num_classes=3):
 
     if family in ('faster_rcnn', 'mask_rcnn', 'cascade_rcnn'):
         _tiny_two_stage(model, width)
-    elif family == 'deformable_detr':
+    elif family in ('deformable_detr', 'dino'):
         _tiny_deformable_detr(model, width)
     else:
         head = model['bbox_head']

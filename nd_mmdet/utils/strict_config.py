@@ -25,10 +25,14 @@ then ``optimizer=dict(lr=lr)``); mmengine keeps those too, so an unknown
 key cannot simply be refused. The rule, for a key written in a config
 file:
 
-1. its value also occurs (equal, whole) inside the value of a known key:
-   it was used to build that value, a helper -> accepted (only
-   informative values count: not ``None`` / ``True`` / ``False`` / ``0`` /
-   ``1`` / empty containers, which occur anywhere by chance);
+1. the config's files (the file and its ``_base_`` files, read with
+   :mod:`ast`) refer to it by name (``iters``, ``_base_.iters``,
+   ``{{_base_.iters}}``), or its value also occurs (equal, whole) inside
+   the value of a known key: it was used to build other values, a helper
+   -> accepted silently (for the value test only informative values
+   count: not ``None`` / ``True`` / ``False`` / ``0`` / ``1`` / empty
+   containers, which occur anywhere by chance; a reference counts
+   whatever the value: ``warmup = 1`` used in ``param_scheduler``);
 2. it is an MMDetection 2.x key that mmengine no longer reads
    (:data:`LEGACY_KEYS`: ``lr_config``, ``runner``, ``evaluation``, ...) ->
    error naming the setting that replaced it;
@@ -37,8 +41,9 @@ file:
    such as ``img_size`` vs ``img_scale`` is 0.71) -> error naming both: a
    one-letter slip of a read key is the typical typo, and renaming a
    helper that looks like a read key costs the user nothing;
-4. otherwise -> accepted, with a warning naming it: an unrelated new name
-   is far more often a user's variable than a typo.
+4. otherwise -> accepted, with a warning naming it (nothing refers to it
+   and nothing reads it): an unrelated new name is far more often a
+   user's variable than a typo.
 
 A top-level key set by ``--cfg-options`` must be one that is read
 (Runner, tools, ``nd_mmdet_extra_keys``): it cannot be a helper (nothing
@@ -140,11 +145,18 @@ def _config_dirs():
     return [d for d in dirs if osp.isdir(d)]
 
 
-def _top_level_names(path):
+def _parsed(path):
+    """The :mod:`ast` module of the file ``path``, None when unreadable."""
     try:
         with open(path, encoding='utf-8') as f:
-            tree = ast.parse(f.read())
+            return ast.parse(f.read())
     except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _top_level_names(path):
+    tree = _parsed(path)
+    if tree is None:
         return set()
     names = set()
     for node in tree.body:
@@ -152,6 +164,55 @@ def _top_level_names(path):
             [node.target] if isinstance(node, (ast.AnnAssign,
                                                ast.AugAssign)) else []
         names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def _config_files(filename):
+    """``filename`` and its ``_base_`` files, recursively (the ``.py``
+    ones that mmengine's own path rules find; others are skipped)."""
+    from mmengine.config import Config
+    files, todo = [], [filename]
+    while todo:
+        path = osp.realpath(todo.pop())
+        if path in files or not path.endswith('.py') or \
+                not osp.isfile(path):
+            continue
+        files.append(path)
+        try:
+            bases = Config._get_base_files(path)
+        except Exception:  # noqa: BLE001 (a file mmengine itself refuses)
+            continue
+        for base in bases:
+            try:
+                todo.append(Config._get_cfg_path(base, path)[0])
+            except Exception:  # noqa: BLE001 (a package not installed)
+                pass
+    return files
+
+
+def _names_referred_in(path):
+    """Names ``path``'s code reads: ``x``, ``_base_.x`` (also inside
+    ``{{_base_.x}}``)."""
+    tree = _parsed(path)
+    names = set()
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute) and \
+                isinstance(node.value, ast.Name) and \
+                node.value.id == '_base_':
+            names.add(node.attr)
+    return names
+
+
+def referred_names(filename):
+    """Names that the config file ``filename`` or one of its ``_base_``
+    files refers to (empty for a config not read from a file)."""
+    if not filename:
+        return set()
+    names = set()
+    for path in _config_files(filename):
+        names |= _names_referred_in(path)
     return names
 
 
@@ -222,7 +283,8 @@ def _is_data(value):
 
 def check_top_level_keys(cfg, option_keys=()):
     """Apply the module's top-level rule; return the accepted unknown keys
-    (helpers, warned about by :func:`check_config_keys`)."""
+    that nothing uses (rule 4, warned about by :func:`check_config_keys`);
+    the helpers of rule 1 are accepted silently."""
     data = cfg.to_dict() if hasattr(cfg, 'to_dict') else dict(cfg)
     known = known_top_level_keys(data)
     read = read_top_level_keys(data)
@@ -239,15 +301,15 @@ def check_top_level_keys(cfg, option_keys=()):
     if not unknown:
         return []
     known_values = [v for k, v in data.items() if k in known]
-    helpers = []
+    referred = referred_names(getattr(cfg, 'filename', None))
+    unused = []
     for key in unknown:
         closest = _closest(key, known)
         hint = f' (did you mean `{closest}`?)' if closest else ''
         escape = f'; a key read by your own code goes in {EXTRA_KEYS}'
         value = data[key]
-        if _informative(value) and any(
+        if key in referred or _informative(value) and any(
                 _occurs_in(value, v) for v in known_values):
-            helpers.append(key)
             continue
         if key in LEGACY_KEYS:
             raise StrictConfigError(
@@ -257,8 +319,8 @@ def check_top_level_keys(cfg, option_keys=()):
             raise StrictConfigError(
                 f'config: unknown top-level key `{key}`: nothing reads it'
                 f'{hint}{escape}')
-        helpers.append(key)
-    return helpers
+        unused.append(key)
+    return unused
 
 
 # --------------------------------------------------------------------------
@@ -424,9 +486,11 @@ def _check_model(cfg, scope):
 def check_config_keys(cfg, cfg_options=None, logger=None):
     """Check every key of the final config ``cfg`` as the module docstring
     says; raise :class:`StrictConfigError` (one line) on the first key that
-    nothing reads; warn about accepted unknown top-level keys."""
+    nothing reads; warn about the accepted unknown top-level keys that no
+    other key uses either (rule 4; a helper that builds other values is
+    silent). Returns those keys."""
     option_keys = {k.split('.')[0] for k in (cfg_options or {})}
-    helpers = check_top_level_keys(cfg, option_keys)
+    unused = check_top_level_keys(cfg, option_keys)
     scope = cfg.get('default_scope', 'mmengine')
     for key in ('train_cfg', 'val_cfg', 'test_cfg'):
         _check_loop(cfg, key, scope)
@@ -434,10 +498,10 @@ def check_config_keys(cfg, cfg_options=None, logger=None):
     _check_randomness(cfg)
     _check_hooks(cfg, scope)
     _check_model(cfg, scope)
-    if helpers:
+    if unused:
         from mmengine.logging import print_log
-        print_log(f'config: top-level keys {", ".join(helpers)} are read by '
-                  f'nothing known (kept as helper variables; list keys read '
-                  f'by your own code in {EXTRA_KEYS})', logger=logger or
+        print_log(f'config: top-level keys {", ".join(unused)} are read by '
+                  f'nothing known and used by no other key (kept; list keys '
+                  f'read by your own code in {EXTRA_KEYS})', logger=logger or
                   'current', level=30)
-    return helpers
+    return unused

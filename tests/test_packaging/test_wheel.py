@@ -97,15 +97,23 @@ def test_wheel_ships_configs_tools_startup_and_requirements(wheel):
         for _, _, files in os.walk(osp.join(REPO, 'configs')))
     assert not any('__pycache__' in n for n in names if '.mim' in n)
     assert pth == open(osp.join(REPO, 'nd_mmdet_startup.pth')).read()
-    declared = [Requirement(line.split(': ', 1)[1])
+    requires = [Requirement(line.split(': ', 1)[1])
                 for line in meta.splitlines()
                 if line.startswith('Requires-Dist: ')]
+    declared = [r for r in requires if r.marker is None]
     wanted = [Requirement(r) for r in requirement_lines('runtime.txt')]
     assert {(r.name, r.specifier) for r in declared} == {
         (r.name, r.specifier) for r in wanted}
-    assert {'onedl-mmengine', 'onedl-mmcv', 'onedl-mmdetection',
-            'onedl-mmpretrain', 'numpy'} <= {r.name for r in declared}
-    assert not {'torch', 'torchvision'} & {r.name for r in declared}
+    assert {'onedl-mmengine', 'onedl-mmdetection', 'onedl-mmpretrain',
+            'numpy'} <= {r.name for r in declared}
+    # no torch (the CUDA build) and no mmcv (a source build) unless asked
+    assert not {'torch', 'torchvision'} & {r.name for r in requires}
+    assert not [r for r in declared if 'mmcv' in r.name]
+    extra = [r for r in requires if r.marker is not None]
+    assert [(r.name, r.specifier, str(r.marker)) for r in extra] == [
+        (r.name, r.specifier, 'extra == "mminstall"')
+        for r in map(Requirement, requirement_lines('mminstall.txt'))]
+    assert 'Provides-Extra: mminstall' in meta.splitlines()
 
 
 def test_mim_trains_and_tests_a_shipped_config_from_the_installed_wheel(

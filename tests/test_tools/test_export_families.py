@@ -4,7 +4,8 @@ one the user wrote (a detector's constructor writes into its sub-configs:
 DETR heads get share_pred_layer / num_pred_layer / as_two_stage, which
 MMDetection then refuses to be given), so MMDetection builds it and loads
 the exported weights strictly in a process that never imports nd_mmdet;
-one family (Deformable DETR) is evaluated end to end by MMDetection's own
+the DETR families (Deformable DETR, DINO: the ones whose constructor
+mutates its head config) are evaluated end to end by MMDetection's own
 tools/test.py."""
 import os.path as osp
 import textwrap
@@ -22,7 +23,7 @@ from tests.test_packaging.test_environment import RUN_SCRIPT, run_python
 from tests.tiny_coco import CLASSES, write_tiny_coco
 
 torch.set_num_threads(1)
-FULL_TEST = 'deformable_detr'
+FULL_TEST = ('deformable_detr', 'dino')
 
 BUILD_ALL = textwrap.dedent("""
     import sys
@@ -120,10 +121,11 @@ def test_mmdet_builds_every_exported_student_without_nd_mmdet(
     assert [int(b[3]) for b in built] == [len(states[f]) for f in FAMILIES]
 
 
+@pytest.mark.parametrize('family', FULL_TEST)
 def test_mmdet_own_test_tool_evaluates_an_exported_detr_student(
-        exported, tmp_path):
+        exported, tmp_path, family):
     folders, _, _ = exported
-    folder = folders[FULL_TEST]
+    folder = folders[family]
     test_py = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools',
                        'test.py')
     out, nd_modules = run_python(

@@ -32,6 +32,7 @@ from nd_mmdet.registry import MODELS
 from nd_mmdet.utils import (build_model_from_spec, file_digest,
                             load_model_config, load_state_dict_safely)
 from nd_mmdet.utils.rng import PrivateStream, preserved_rng
+from .recorder import hook_owners
 
 
 def build_plugin(cfg):
@@ -325,9 +326,14 @@ class BaseDistiller(BaseModel):
 
     def __deepcopy__(self, memo):
         """A copy (e.g. ``EMAHook``'s averaged model) shares the frozen
-        teacher instead of duplicating it; everything else is copied."""
+        teacher instead of duplicating it, and the recorders hooked on the
+        teacher (its hooks fill those, whichever copy runs); everything
+        else is copied (the student's recorders with the student: their
+        hooks are bound methods, rebound to the copies)."""
         if self._teacher is not None:
             memo[id(self._teacher)] = self._teacher
+            for owner in hook_owners(self._teacher):
+                memo[id(owner)] = owner
         new = self.__class__.__new__(self.__class__)
         memo[id(self)] = new
         for key, value in self.__dict__.items():

@@ -4,9 +4,20 @@
 forward hook on each named sub-module; inside ``with recorder.recording():``
 every forward of those modules stores its output under the given name.
 Outside a recording the hooks do nothing.
+
+Each hook is ``functools.partial(recorder._record, name)``, a bound method,
+not a closure: ``copy.deepcopy`` of the model (mmengine's ``EMAHook`` copies
+the whole distiller) rebinds a bound method to the copied recorder, while a
+closure is shared by reference, so the copy's hooks would fill the
+original's recorder and the copy would record nothing. A distiller's copy
+shares its frozen teacher, and with it the recorders hooked on the teacher
+(:func:`hook_owners`).
 """
 import difflib
+import functools
 from contextlib import contextmanager
+
+from torch import nn
 
 
 def resolve_module(model, path, owner='model'):
@@ -20,6 +31,23 @@ def resolve_module(model, path, owner='model'):
             f'; top-level modules: {[n for n in names if "." not in n]}'
         raise ValueError(
             f'{owner} has no module at path {path!r}{hint}') from None
+
+
+def hook_owners(model):
+    """The objects (recorders) whose bound methods, plain or wrapped in a
+    ``functools.partial``, are forward (pre-)hooks of ``model``'s modules.
+
+    A distiller's copy shares the frozen teacher; it must share these with
+    it too: the teacher's hooks fill them, whichever copy runs."""
+    owners = {}
+    for module in model.modules():
+        for hooks in (module._forward_hooks, module._forward_pre_hooks):
+            for hook in hooks.values():
+                func = getattr(hook, 'func', hook)
+                owner = getattr(func, '__self__', None)
+                if owner is not None and not isinstance(owner, nn.Module):
+                    owners[id(owner)] = owner
+    return list(owners.values())
 
 
 class OutputRecorder:
@@ -37,16 +65,13 @@ class OutputRecorder:
         self._handles = []
         for name, path in self.paths.items():
             module = resolve_module(model, path, owner)
-            self._handles.append(
-                module.register_forward_hook(self._make_hook(name)))
+            self._handles.append(module.register_forward_hook(
+                functools.partial(self._record, name)))
 
-    def _make_hook(self, name):
-
-        def hook(module, inputs, output):
-            if self._outputs is not None:
-                self._outputs[name] = output
-
-        return hook
+    def _record(self, name, module, inputs, output):
+        """The forward hook of the module recorded as ``name``."""
+        if self._outputs is not None:
+            self._outputs[name] = output
 
     @contextmanager
     def recording(self):
