@@ -143,22 +143,30 @@ strip_into_cache() {
 # The CUDA compiler for mmcv's CUDA ops, as CUDA_HOME: the system's nvcc when
 # its CUDA version is torch's, else NVIDIA's PyPI wheels of torch's exact
 # CUDA version (cuda-toolkit[nvcc,...] for CUDA >= 13, nvidia-cuda-nvcc-cu12
-# & co. before), assembled under .venv/cuda (with the unversioned libcudart.so
-# the link step asks for). Prints the CUDA_HOME; says which on stderr.
+# & co. before). Either way a CUDA_HOME is assembled under .venv/cuda: the
+# compiler's tree (bin, nvvm, include, lib64) plus the headers and libraries
+# of the nvidia-* wheels torch installed (cusparse.h, cublas_v2.h, ...: torch's
+# ATen/cuda headers include them, and a toolkit of nvcc and runtime only
+# lacks them: this machine's /usr/local/cuda is one), with the unversioned
+# libcudart.so the link step asks for. Prints the CUDA_HOME; says which
+# compiler on stderr.
 cuda_home() {
-  local want have nvcc
+  local want have nvcc tree=""
   want="$("$VPY" -c 'import torch; print(torch.version.cuda)')"
   for nvcc in "$(command -v nvcc || true)" /usr/local/cuda/bin/nvcc; do
     [ -x "$nvcc" ] || continue
     have="$("$nvcc" --version | sed -n 's/.*release \([0-9.]*\),.*/\1/p')"
     if [ "$have" = "$want" ]; then
-      log "CUDA compiler: the system's $nvcc (CUDA $have)" >&2
-      dirname "$(dirname "$(readlink -f "$nvcc")")"
-      return
+      # the toolkit's root as nvcc sees it (nvcc may be a wrapper script)
+      tree="$(echo | "$nvcc" --dryrun -x cu -c - -o /dev/null 2>&1 | sed -n 's/^#\$ TOP=//p' | head -n1)"
+      tree="$(readlink -f "${tree:-$(dirname "$(dirname "$(readlink -f "$nvcc")")")}")"
+      log "CUDA compiler: the system's $nvcc (CUDA $have, toolkit $tree)" >&2
+      break
     fi
     log "the system's $nvcc is CUDA $have, torch is built with CUDA $want: not used" >&2
   done
-  log "CUDA compiler: NVIDIA's PyPI wheels for CUDA $want" >&2
+  if [ -z "$tree" ]; then
+    log "CUDA compiler: NVIDIA's PyPI wheels for CUDA $want" >&2
   "$VPY" - "$want" <<'PYEOF' | xargs "${PIP[@]}" install -q >&2
 # The nvcc / headers / runtime wheels of torch's CUDA version, as pip
 # requirements (one per line), read from torch's own requirements.
@@ -178,10 +186,14 @@ else:  # CUDA 12: nvidia-cuda-runtime-cu12==X, same release for nvcc
                  'nvidia-cuda-cccl-cu12'):
         print(f'{name}=={runtime}')
 PYEOF
-  "$VPY" - "$VENV/cuda" <<'PYEOF'
-# Assemble CUDA_HOME from the nvidia/* wheel folders: bin/nvcc's tree (its
-# nvvm beside it), every include/ merged, every lib/ linked into lib64/ with
-# the unversioned names the linker looks for.
+  fi
+  rm -rf "$VENV/cuda"
+  "$VPY" - "$VENV/cuda" "$tree" <<'PYEOF'
+# Assemble CUDA_HOME: bin/ and nvvm/ of the compiler's tree (argv[2]: the
+# system toolkit; empty: the nvidia/* wheel holding bin/nvcc), then every
+# include/ and lib/ of that tree and of the nvidia/* wheels merged into
+# include/ and lib64/ (the tree's own first), the libraries also under the
+# unversioned names the linker looks for.
 import glob
 import os
 import os.path as osp
@@ -189,21 +201,21 @@ import sys
 import sysconfig
 
 site = sysconfig.get_paths()['purelib']
-home = sys.argv[1]
-nvccs = sorted(glob.glob(osp.join(site, 'nvidia', '*', 'bin', 'nvcc')))
-if not nvccs:
-    sys.exit('no nvcc in the nvidia-* wheels of ' + site)
-tree = osp.dirname(osp.dirname(nvccs[0]))
+home, tree = sys.argv[1], sys.argv[2]
+if not tree:
+    nvccs = sorted(glob.glob(osp.join(site, 'nvidia', '*', 'bin', 'nvcc')))
+    if not nvccs:
+        sys.exit('no nvcc in the nvidia-* wheels of ' + site)
+    tree = osp.dirname(osp.dirname(nvccs[0]))
 for sub in ('include', 'lib64'):
     os.makedirs(osp.join(home, sub), exist_ok=True)
 for name in ('bin', 'nvvm'):
-    link = osp.join(home, name)
-    if osp.lexists(link):
-        os.remove(link)
     if osp.isdir(osp.join(tree, name)):
-        os.symlink(osp.join(tree, name), link)
-for folder in glob.glob(osp.join(site, 'nvidia', '*')):
-    for sub, dst in (('include', 'include'), ('lib', 'lib64')):
+        os.symlink(osp.join(tree, name), osp.join(home, name))
+folders = [tree] + sorted(glob.glob(osp.join(site, 'nvidia', '*')))
+for folder in folders:
+    for sub, dst in (('include', 'include'), ('lib', 'lib64'),
+                     ('lib64', 'lib64')):
         for path in glob.glob(osp.join(folder, sub, '*')):
             names = [osp.basename(path)]
             if dst == 'lib64' and '.so.' in names[0]:
