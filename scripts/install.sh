@@ -140,8 +140,9 @@ strip_into_cache() {
   rm -rf "$1"
 }
 
-# The CUDA compiler for mmcv's CUDA ops, as CUDA_HOME: the system's nvcc when
-# its CUDA version is torch's, else NVIDIA's PyPI wheels of torch's exact
+# The CUDA compiler for mmcv's CUDA ops, as CUDA_HOME: the system's nvcc (on
+# PATH, else $CUDA_HOME/bin, else /usr/local/cuda/bin) when its CUDA version is
+# torch's, else NVIDIA's PyPI wheels of torch's exact
 # CUDA version (cuda-toolkit[nvcc,...] for CUDA >= 13, nvidia-cuda-nvcc-cu12
 # & co. before). Either way a CUDA_HOME is assembled under .venv/cuda: the
 # compiler's tree (bin, nvvm, include, lib64) plus the headers and libraries
@@ -153,7 +154,7 @@ strip_into_cache() {
 cuda_home() {
   local want have nvcc tree=""
   want="$("$VPY" -c 'import torch; print(torch.version.cuda)')"
-  for nvcc in "$(command -v nvcc || true)" /usr/local/cuda/bin/nvcc; do
+  for nvcc in "$(command -v nvcc || true)" "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc"; do
     [ -x "$nvcc" ] || continue
     have="$("$nvcc" --version | sed -n 's/.*release \([0-9.]*\),.*/\1/p')"
     if [ "$have" = "$want" ]; then
