@@ -254,7 +254,7 @@ build_cuda_mmcv() {
   wheel="$(ls "$wheels"/onedl_mmcv-*.whl 2>/dev/null | head -n1 || true)"
   if [ -z "$wheel" ]; then
     home="$(cuda_home)"
-    log "building $MMCV_PIN with CUDA $cuda ops (archs $arch, CUDA_HOME $home) against torch $TORCH_VERSION (long: hours on 2 cores, once)"
+    log "building $MMCV_PIN with CUDA $cuda ops (archs $arch, CUDA_HOME $home) against torch $TORCH_VERSION (long: about 40 min per GPU architecture on 2 cores, once)"
     build="$(mktemp -d)"
     CUDA_HOME="$home" PATH="$home/bin:$PATH" LIBRARY_PATH="$home/lib64:${LIBRARY_PATH:-}" \
       TORCH_CUDA_ARCH_LIST="$arch" MMCV_WITH_OPS=1 FORCE_CUDA=1 \

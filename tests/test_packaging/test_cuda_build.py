@@ -1,5 +1,6 @@
-"""Opt-in (``ND_MMDET_TEST_CUDA_BUILD=1``; hours on 2 cores, GBs of
-downloads): ``scripts/install.sh --cuda`` in a fresh checkout copy builds
+"""Opt-in (``ND_MMDET_TEST_CUDA_BUILD=1``; GBs of downloads; 42 min on 2
+cores for one GPU architecture, ``TORCH_CUDA_ARCH_LIST=9.0
+MMCV_MAX_JOBS=2``, about four times that for the default four): ``scripts/install.sh --cuda`` in a fresh checkout copy builds
 mmcv with its CUDA ops without a GPU, caches the wheel under a key with the
 CUDA version next to the CPU wheels (whose cache key is unchanged), and the
 wheel's ``mmcv/_ext*.so`` holds CUDA kernels: a ``.nv_fatbin`` section and
