@@ -1,6 +1,7 @@
 """Run a tool's ``main`` in this process as ``python tools/<script> ...``
 does (``run_cli``: user errors become one ``error:`` line and exit 1)."""
 import importlib.util
+import logging
 import os.path as osp
 import sys
 
@@ -40,8 +41,8 @@ def _forget_new_instances(before):
         for name in [n for n in cls._instance_dict
                      if n not in before.get(cls, ())]:
             instance = cls._instance_dict.pop(name)
-            for handler in getattr(instance, 'handlers', [])[:]:
-                if hasattr(instance, 'removeHandler'):
+            if isinstance(instance, logging.Logger):  # MMLogger: its files
+                for handler in instance.handlers[:]:
                     handler.close()
                     instance.removeHandler(handler)
 
