@@ -2,7 +2,13 @@
 iterations of batch 16, a checkpoint each): two configs x two seeds with
 --jobs 2, Ctrl-C once a run is done and another is mid-training, then a
 rerun that adds a config that cannot train and a teacher row: only the
-missing trainings run again, the interrupted one from its checkpoint."""
+missing trainings run again, the interrupted one from its checkpoint.
+
+"Mid-training" is made certain, not raced: the second config's runs wait
+after their third checkpoint while a hold file exists (``HoldHook``,
+imported by the children through ``custom_imports``). Without it a run
+could finish its last iteration between the check and the Ctrl-C, leaving
+nothing to resume (seen once in CI under load)."""
 import glob
 import json
 import os
@@ -31,6 +37,30 @@ default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=1, max_keep_ckpts=1))
 '''
 
+HOLD_HOOK = '''import os
+import time
+
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class HoldHook(Hook):
+    """Wait after iteration ``at`` (its checkpoint saved) while ``path``
+    exists, at most ``limit_s`` seconds."""
+    priority = 'LOWEST'  # after CheckpointHook
+
+    def __init__(self, path, at=3, limit_s=120):
+        self.path, self.at, self.limit_s = path, at, limit_s
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        deadline = time.time() + self.limit_s
+        while (runner.iter + 1 == self.at and os.path.exists(self.path)
+               and time.time() < deadline):
+            time.sleep(0.05)
+'''
+
 
 def _records(work_dir):
     found = {}
@@ -54,16 +84,22 @@ def _tool(args, cwd, log):
     return subprocess.Popen(
         [sys.executable, osp.join(REPO, 'tools', 'compare.py'), *args],
         cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1'),
+        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1',
+                 PYTHONPATH=os.pathsep.join(
+                     [str(cwd), os.environ.get('PYTHONPATH', '')])),
         preexec_fn=default_sigint)
 
 
 def test_compare_interrupt_rerun_and_failed_run(tmp_path):
     data = write_tiny_fashion_mnist(str(tmp_path / 'fmnist'))
     (tmp_path / 'a.py').write_text(CONFIG.format(repo=REPO, data=data))
+    hold = tmp_path / 'hold'
+    hold.write_text('')
+    (tmp_path / 'hold_hook.py').write_text(HOLD_HOOK)
     (tmp_path / 'b.py').write_text(
         "_base_ = ['./a.py']\noptim_wrapper = dict(optimizer=dict(lr=0.02))"
-        '\n')
+        "\ncustom_imports = dict(imports=['hold_hook'])\n"
+        f"custom_hooks = [dict(type='HoldHook', path='{hold}')]\n")
     (tmp_path / 'c.py').write_text(
         "_base_ = ['./a.py']\ntrain_dataloader = dict(dataset=dict("
         f"data_root='{tmp_path}/missing'))\n")
@@ -96,6 +132,7 @@ def test_compare_interrupt_rerun_and_failed_run(tmp_path):
                                   'compare_run.json')).st_mtime_ns
               for k in done}
     teacher_ckpt = before[sorted(done)[0]]['checkpoint']
+    hold.unlink()  # the rerun trains through
 
     # 2. rerun with a config that cannot train and a teacher row
     with open(tmp_path / 'rerun.log', 'w') as log:

@@ -314,8 +314,8 @@ def test_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch):
     ])
     work_dir = str(tmp_path / 'demo')
     result = demo.main([
-        '--quick', '--seeds', '1', '--work-dir', work_dir, '--data-root',
-        tiny_fmnist
+        '--quick', '--seeds', '1', '--jobs', '2', '--work-dir', work_dir,
+        '--data-root', tiny_fmnist
     ])
     assert set(result['scores']) == {'student', 'kd', 'kd++', 'dkd++'}
     for values in result['scores'].values():
@@ -355,7 +355,8 @@ def test_dense_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch, task):
                         lambda text, **kwargs: (text, False))
     work_dir = str(tmp_path / 'dense')
     result = demo.main(['--task', task, '--quick', '--seeds', '1',
-                        '--work-dir', work_dir, '--data-root', tiny_fmnist])
+                        '--jobs', '2', '--work-dir', work_dir,
+                        '--data-root', tiny_fmnist])
     slugs = [slug for _, slug, _, _ in demo.TASKS[task]['methods']]
     assert set(result['scores']) == set(slugs)
     for values in result['scores'].values():
