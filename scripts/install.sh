@@ -159,7 +159,10 @@ cuda_home() {
     have="$("$nvcc" --version | sed -n 's/.*release \([0-9.]*\),.*/\1/p')"
     if [ "$have" = "$want" ]; then
       # the toolkit's root as nvcc sees it (nvcc may be a wrapper script)
-      tree="$(echo | "$nvcc" --dryrun -x cu -c - -o /dev/null 2>&1 | sed -n 's/^#\$ TOP=//p' | head -n1)"
+      # (no `echo |` and no `| head`: under pipefail, a writer whose
+      # reader has exited dies of SIGPIPE, exit 141 - seen in CI)
+      tree="$("$nvcc" --dryrun -x cu -c - -o /dev/null </dev/null 2>&1 |
+        awk 'sub(/^#\$ TOP=/, "") && !found++')"
       tree="$(readlink -f "${tree:-$(dirname "$(dirname "$(readlink -f "$nvcc")")")}")"
       log "CUDA compiler: the system's $nvcc (CUDA $have, toolkit $tree)" >&2
       break
