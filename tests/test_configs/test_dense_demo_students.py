@@ -1,7 +1,7 @@
 """The dense demo students start in a state they can train from, on every
 seed. Two defects of the demo's from-scratch thin students made the student
-alone's box AP depend on the seed (28-43 AP for RetinaNet, 14-46 for
-RTMDet over 5 seeds), so that no table could rank methods:
+alone's box AP depend on the seed (28-43 AP for RetinaNet over 5 seeds,
+14-41 for RTMDet over 3), so that no table could rank methods:
 
 - RetinaNet w8: MMDetection's head init (normal, std 0.01) shrank the
   classification branch's 64-channel signal about 8x per conv (66x over

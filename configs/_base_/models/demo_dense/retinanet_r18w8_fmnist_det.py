@@ -4,9 +4,10 @@
 #
 # The head's two stacked convs carry GroupNorm (as the FCOS / GFL demo
 # heads do). Without it, MMDetection's RetinaHead init (normal, std 0.01)
-# shrinks the signal about 4x per 64-channel conv of this from-scratch
-# student: the classification loss sat at its initial value (1.13) for
-# 100-400 iterations, a plateau of random length, and the student alone
+# shrinks the signal about 8x per conv of this from-scratch student (66x
+# over the two; tests/test_configs/test_dense_demo_students.py): the
+# classification loss sat at its initial value (1.13) for 100-400
+# iterations, a plateau of random length, and the student alone
 # spread over 28.3-43.4 box AP on 5 seeds (std 6.4). With GN: 43.6-45.0
 # on the same 5 seeds (std 0.6), no plateau. The teacher (128-channel head)
 # trains without it and is unchanged.

@@ -9,8 +9,8 @@
 # distances are exp(conv) * stride, always positive. With False they are
 # the raw conv outputs, initialised near 0, about half of them negative
 # (inverted boxes, no IoU gradient); on some seeds the stride-8 branch never
-# left 0 and the w8 student alone spread over 14-46 box AP. With True:
-# 46.4-46.9 on the seeds measured (configs/coco/dense/README.md).
+# left 0 and the w8 student alone spread over 14.2-40.6 box AP on seeds
+# 0-2. With True: 45.5-46.9 on seeds 0-4 (configs/coco/dense/README.md).
 model = dict(
     type='mmdet.RTMDet',
     data_preprocessor=dict(
