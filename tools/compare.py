@@ -3,8 +3,9 @@ evaluate, and compare the methods with paired statistics.
 
     python tools/compare.py CONFIG [CONFIG ...] --seeds 0 1 2 3 4
         [--jobs N] [--work-dir DIR] [--names NAME ...] [--baseline NAME]
-        [--teacher CONFIG CKPT] [--checkpoint last|best] [--metric KEY]
-        [--threads T] [--cfg-options KEY=VALUE ...]
+        [--pair METHOD REFERENCE ...] [--teacher CONFIG CKPT]
+        [--checkpoint last|best] [--metric KEY] [--threads T]
+        [--cfg-options KEY=VALUE ...]
         [--method-options NAME KEY=VALUE ... [--method-options ...]]
 
 (also ``mim run nd_mmdet compare ...``). Each (config, seed) is trained by
@@ -14,7 +15,8 @@ and its last (or best)
 checkpoint evaluated by ``tools/test.py`` on the config's test set, each a
 child process; ``--jobs N`` runs N at once. The method is the config's
 file name without ``.py`` (or ``--names``); the first config (or
-``--baseline``) is the reference row; ``--teacher`` adds the teacher's
+``--baseline``) is the reference row; ``--pair A B`` adds A against B
+(e.g. ``kd++`` against ``kd``); ``--teacher`` adds the teacher's
 score (evaluated once). Written to DIR (default
 ``work_dirs/compare``): ``results.md`` (printed too), ``results.json``,
 ``scores.png``, ``curves.png``. A rerun skips the finished runs (same
@@ -59,6 +61,11 @@ def parse_args(argv=None):
                         'config file names without .py)')
     parser.add_argument('--baseline', metavar='NAME',
                         help='the reference method (default: the first)')
+    parser.add_argument('--pair', nargs=2, action='append', default=[],
+                        metavar=('METHOD', 'REFERENCE'),
+                        help='also compare METHOD with REFERENCE, paired by '
+                        'seed, in a table of its own (e.g. --pair kd++ kd: '
+                        'what ND adds to KD); repeatable')
     parser.add_argument('--teacher', nargs=2, metavar=('CONFIG', 'CKPT'),
                         help='also evaluate this checkpoint once (a '
                         'distiller CONFIG: its teacher) as a row')
@@ -108,6 +115,14 @@ def parse_args(argv=None):
         parser.error(f'two configs have the same name ({names}); give '
                      'distinct ones with --names')
     args.method_names = names
+    for method, reference in args.pair:
+        for name in (method, reference):
+            if name not in names:
+                parser.error(f'--pair {method} {reference}: {name!r} is not '
+                             f'one of the methods {names}')
+        if method == reference:
+            parser.error(f'--pair {method} {reference}: a method against '
+                         'itself')
     args.options_of = {name: [] for name in names}
     for name, *options in args.method_options:
         if name not in args.options_of:
@@ -256,7 +271,8 @@ def report(args, methods, teacher, metric, runs, records, pool, reused,
     extra.update(plots=dict(scores=osp.join(work_dir, 'scores.png'),
                             curves=osp.join(work_dir, 'curves.png')))
     results = build_results(methods, args.seeds, args.baseline, metric,
-                            by_key, teacher_row, **extra)
+                            by_key, teacher_row,
+                            pairs=[tuple(p) for p in args.pair], **extra)
     plots.plot_scores(results, extra['plots']['scores'])
     if not plots.plot_curves([(r.method, r.seed, r.run_dir) for r in runs
                               if r.trains], metric,

@@ -160,7 +160,9 @@ def _two_stage_task():
              False),
             ('KD', 'kd', f'kd_{pair}', True),
             ('KD++ (KD + ND)', 'kd++', f'kd++_{pair}', True),
+            ('DKD', 'dkd', f'dkd_{pair}', True),
             ('DKD++ (DKD + ND)', 'dkd++', f'dkd++_{pair}', True),
+            ('ReviewKD', 'reviewkd', f'reviewkd_{pair}', True),
             ('ReviewKD++ (ReviewKD + ND)', 'reviewkd++', f'reviewkd++_{pair}',
              True),
         ),
@@ -459,11 +461,21 @@ def ensure_teacher(task, work_dir, options, start):
     return ckpt, False
 
 
+def nd_pairs(task):
+    """``(X++, X)`` for each method ``X++`` of the task whose base method
+    ``X`` it runs too: what ND adds, paired by seed."""
+    slugs = [slug for _, slug, _, _ in task['methods']]
+    return [(slug, slug[:-2]) for slug in slugs
+            if slug.endswith('++') and slug[:-2] in slugs]
+
+
 def compare_argv(task, args, runs_dir, teacher_ckpt, shared, distiller):
     """tools/compare.py's command line for the task: its methods' configs
     (names: the slugs; the first is the baseline), seeds 0..N-1, the
-    teacher's row; ``shared`` --cfg-options for every run, ``distiller``
-    ones and the teacher checkpoint for the distillers only."""
+    teacher's row, each ``X++`` paired with its base method ``X`` when the
+    task has both (:func:`nd_pairs`); ``shared`` --cfg-options for every
+    run, ``distiller`` ones and the teacher checkpoint for the distillers
+    only."""
     def path(config):
         return osp.join(task['config_dir'], config)
 
@@ -474,6 +486,8 @@ def compare_argv(task, args, runs_dir, teacher_ckpt, shared, distiller):
              '--work-dir', runs_dir, '--jobs', str(args.jobs),
              '--threads', str(args.threads), '--metric', task['metric'],
              '--teacher', path(task['teacher_config']), teacher_ckpt]
+    for plus, base in nd_pairs(task):
+        argv += ['--pair', plus, base]
     if shared:
         argv += ['--cfg-options', *shared]
     for _, slug, _, is_distiller in methods:
@@ -484,7 +498,8 @@ def compare_argv(task, args, runs_dir, teacher_ckpt, shared, distiller):
 
 
 def relabel(table, task):
-    """compare's table with the demo's method labels for its slugs."""
+    """compare's tables with the demo's method labels for its slugs (in the
+    pairs' rows too: ``kd++ vs kd``)."""
     labels = {slug: label for label, slug, _, _ in task['methods']}
     labels['teacher (1 run)'] = task['teacher_label']
     base = task['methods'][0][1]
@@ -492,8 +507,9 @@ def relabel(table, task):
     lines = []
     for line in table.splitlines():
         cells = line.split(' | ')
-        if line.startswith('| ') and cells[0][2:] in labels:
-            cells[0] = '| ' + labels[cells[0][2:]]
+        names = cells[0][2:].split(' vs ')  # a row of the pairs: 2 names
+        if line.startswith('| ') and all(n in labels for n in names):
+            cells[0] = '| ' + ' vs '.join(labels[n] for n in names)
             line = ' | '.join(cells)
         lines.append(line)
     return '\n'.join(lines)

@@ -5,14 +5,16 @@ Table columns: method | metric mean ± sample std (n) | Δ of the means vs
 the baseline | paired vs the baseline: wins / n (ties), mean of the
 per-seed differences [95 % t interval] | every seed's value. COCO metrics
 (fractions) are shown x 100, the JSON keeps the values as the evaluator
-returned them.
+returned them. Then, with pairs (``--pair``), one row per pair: method vs
+reference, paired the same way, and each seed's difference.
 """
 import json
 import os.path as osp
+from dataclasses import asdict
 
 from nd_mmdet.compat import atomic_write_bytes
 
-from .stats import comparison
+from .stats import comparison, paired
 
 
 def metric_scale(metric):
@@ -21,7 +23,7 @@ def metric_scale(metric):
 
 
 def build_results(methods, seeds, baseline, metric, records, teacher=None,
-                  confidence=0.95, **extra):
+                  confidence=0.95, pairs=(), **extra):
     """Everything a report needs, JSON-ready.
 
     Args:
@@ -29,6 +31,10 @@ def build_results(methods, seeds, baseline, metric, records, teacher=None,
         seeds (list[int]): the seeds asked for.
         records (dict): ``{(name, seed): run record or None}``.
         teacher (tuple | None): ``(ConfigInfo, checkpoint, record)``.
+        pairs (sequence[tuple]): ``(method, reference)`` names compared
+            with each other as each method is with the baseline (e.g.
+            ``('kd++', 'kd')``: what ND adds to KD): ``results['pairs']``,
+            a list of ``{'method', 'reference', 'paired'}``.
         extra: more top-level keys (timing, versions, ...).
     """
     scores = {
@@ -37,6 +43,15 @@ def build_results(methods, seeds, baseline, metric, records, teacher=None,
         for name, _ in methods
     }
     rows = comparison(scores, baseline, confidence)
+    pair_rows = []
+    for method, reference in pairs:
+        for name in (method, reference):
+            if name not in scores:
+                raise ValueError(f'pair ({method}, {reference}): {name!r} '
+                                 f'is not one of the methods {list(scores)}')
+        pair = paired(scores[method], scores[reference], confidence)
+        pair_rows.append(dict(method=method, reference=reference,
+                              paired=asdict(pair) if pair else None))
     out_methods = []
     for name, info in methods:
         runs = []
@@ -52,7 +67,7 @@ def build_results(methods, seeds, baseline, metric, records, teacher=None,
     results = dict(format=1, metric=metric, scale=metric_scale(metric),
                    baseline=baseline, seeds=list(seeds),
                    confidence=confidence, methods=out_methods,
-                   teacher=None, **extra)
+                   teacher=None, pairs=pair_rows, **extra)
     if teacher is not None:
         info, checkpoint, record = teacher
         record = record or {}
@@ -92,6 +107,30 @@ def _run_cell(run, scale):
     if run['status'] == 'done':
         return _num(run['score'], scale)
     return 'failed' if run['status'] == 'failed' else '—'
+
+
+def _pairs_table(results):
+    """The lines of the table of ``results['pairs']`` (none without)."""
+    pairs = results.get('pairs') or []
+    if not pairs:
+        return []
+    scale, seeds = results['scale'], results['seeds']
+    pct = round(100 * results['confidence'])
+    lines = [
+        '', 'Pairs: each method against its reference, paired as above '
+        '(the seeds both finished).', '',
+        f'| method vs reference | wins / n, mean Δ [{pct} % CI] | Δ per '
+        f'seed ({", ".join(map(str, seeds))}) |',
+        '|---|---|---|',
+    ]
+    for row in pairs:
+        pair = row['paired']
+        diffs = dict(zip(pair['seeds'], pair['diffs'])) if pair else {}
+        per_seed = ', '.join(_num(diffs.get(s), scale, sign=True)
+                             for s in seeds)
+        lines.append(f'| {row["method"]} vs {row["reference"]} | '
+                     f'{_paired_cell(pair, scale)} | {per_seed} |')
+    return lines
 
 
 def markdown(results, title_note=''):
@@ -136,6 +175,7 @@ def markdown(results, title_note=''):
         lines.append(f'| teacher (1 run) | {value} | '
                      f'{_num(teacher["delta"], scale, sign=True)} | | '
                      f'{value} |')
+    lines += _pairs_table(results)
     failed = [(m['name'], r) for m in results['methods'] for r in m['runs']
               if r['status'] == 'failed']
     if teacher and teacher['status'] == 'failed':

@@ -2,6 +2,8 @@
 of test_stats.py (C's seed 3 failed) and a teacher row; COCO metrics in %."""
 import json
 
+import pytest
+
 from nd_mmdet.compare.configs import ConfigInfo
 from nd_mmdet.compare.report import build_results, markdown, write_results
 from tests.test_compare.test_stats import TABLE
@@ -79,3 +81,43 @@ def test_timing_line():
         'finished runs reused. Wall time 200 s; the tool\'s own overhead '
         '(outside training and evaluation) 3.2 s (1.6 %), 397 MB of memory '
         '(the largest run: 812 MB).')
+
+
+def test_pairs_table_by_hand():
+    """B vs C over the seeds both finished (0, 1, 2, 4): differences 2, 3,
+    1, 4: mean 2.5, sd sqrt(5/3) = 1.29099, t(0.975, 3) = 3.18245, half
+    width 3.18245 * 1.29099 / 2 = 2.05426."""
+    methods = [(m, _info(m)) for m in 'ABC']
+    results = build_results(methods, list(range(5)), 'A', 'accuracy/top1',
+                            _records(TABLE), pairs=[('B', 'C'), ('C', 'B')])
+    lines = markdown(results).splitlines()
+    header = ('| method vs reference | wins / n, mean Δ [95 % CI] | Δ per '
+              'seed (0, 1, 2, 3, 4) |')
+    assert header in lines
+    at = lines.index(header)
+    assert lines[at + 2] == ('| B vs C | 4/4, +2.50 [+0.45, +4.55] | +2.00, '
+                             '+3.00, +1.00, —, +4.00 |')
+    assert lines[at + 3] == ('| C vs B | 0/4, -2.50 [-4.55, -0.45] | -2.00, '
+                             '-3.00, -1.00, —, -4.00 |')
+    # the table comes after the methods' table, before the failed runs
+    assert at > lines.index('| A (baseline) | 12.00 ± 1.58 (n=5) | — | — | '
+                            '10.00, 12.00, 11.00, 13.00, 14.00 |')
+    assert at < next(i for i, ln in enumerate(lines)
+                     if ln.startswith('- C seed 3'))
+    saved = results['pairs'][0]
+    assert (saved['method'], saved['reference']) == ('B', 'C')
+    assert saved['paired']['seeds'] == (0, 1, 2, 4)
+    assert abs(saved['paired']['ci_low'] - (2.5 - 2.05426)) < 1e-4
+
+
+def test_no_pairs_no_table_and_unknown_pair_rejected():
+    methods = [(m, _info(m)) for m in 'AB']
+    table = {'A': {0: 1.0}, 'B': {0: 2.0}}
+    results = build_results(methods, [0], 'A', 'accuracy/top1',
+                            _records(table))
+    assert results['pairs'] == []
+    assert not any('method vs reference' in ln
+                   for ln in markdown(results).splitlines())
+    with pytest.raises(ValueError, match="'D' is not one of the methods"):
+        build_results(methods, [0], 'A', 'accuracy/top1', _records(table),
+                      pairs=[('B', 'D')])

@@ -29,7 +29,9 @@ CONFIGS = {
     'faster-rcnn_w8_fmnist-det-1k.py': ('student', ),
     'kd_faster-rcnn_w32-w8_fmnist-det-1k.py': ('teacher', 'student'),
     'kd++_faster-rcnn_w32-w8_fmnist-det-1k.py': ('teacher', 'student'),
+    'dkd_faster-rcnn_w32-w8_fmnist-det-1k.py': ('teacher', 'student'),
     'dkd++_faster-rcnn_w32-w8_fmnist-det-1k.py': ('teacher', 'student'),
+    'reviewkd_faster-rcnn_w32-w8_fmnist-det-1k.py': ('teacher', 'student'),
     'reviewkd++_faster-rcnn_w32-w8_fmnist-det-1k.py': ('teacher', 'student'),
 }
 
@@ -112,14 +114,16 @@ def test_distillers_share_the_student_setup():
     teacher = Config.fromfile(
         osp.join(FOLDER, 'faster-rcnn_w32_fmnist-det-full.py'))
     nd = dict(type='NDLoss', loss_weight=1.0)
+    review = {'student_feats': dict(
+        type='ReviewKDConnector', in_channels=[16, 16],
+        out_channels=[64, 64], mid_channels=64)}
     for method, losses, connectors in (
             ('kd', ['loss_kd'], {}),
             ('kd++', ['loss_kd', 'loss_nd'], {}),
+            ('dkd', ['loss_dkd'], {}),
             ('dkd++', ['loss_dkd', 'loss_nd'], {}),
-            ('reviewkd++', ['loss_hcl', 'loss_nd'], {
-                'student_feats': dict(
-                    type='ReviewKDConnector', in_channels=[16, 16],
-                    out_channels=[64, 64], mid_channels=64)})):
+            ('reviewkd', ['loss_hcl'], review),
+            ('reviewkd++', ['loss_hcl', 'loss_nd'], review)):
         cfg = Config.fromfile(
             osp.join(FOLDER, f'{method}_faster-rcnn_w32-w8_fmnist-det-1k.py'))
         assert sorted(cfg.model.distill_losses) == sorted(losses), method
@@ -127,10 +131,19 @@ def test_distillers_share_the_student_setup():
             assert cfg.model.distill_losses.loss_nd.to_dict() == nd
         assert (cfg.model.get('connectors') or {}) == connectors, method
         assert cfg.model.teacher == teacher.model
-    dkd = Config.fromfile(osp.join(
-        FOLDER, 'dkd++_faster-rcnn_w32-w8_fmnist-det-1k.py'))
-    assert dkd.model.distill_losses.loss_dkd.to_dict() == dict(
-        type='DKDLoss', alpha=1.0, beta=8.0, temperature=1.0, loss_weight=1.0)
+    for method in ('dkd', 'dkd++'):
+        dkd = Config.fromfile(osp.join(
+            FOLDER, f'{method}_faster-rcnn_w32-w8_fmnist-det-1k.py'))
+        assert dkd.model.distill_losses.loss_dkd.to_dict() == dict(
+            type='DKDLoss', alpha=1.0, beta=8.0, temperature=1.0,
+            loss_weight=1.0)
+    # X++ is X + ND, nothing else: the pair differs only by loss_nd
+    for method in ('kd', 'dkd', 'reviewkd'):
+        base, plus = (Config.fromfile(osp.join(
+            FOLDER, f'{m}_faster-rcnn_w32-w8_fmnist-det-1k.py')).to_dict()
+            for m in (method, method + '++'))
+        assert plus['model']['distill_losses'].pop('loss_nd') == nd
+        assert plus == base, method
 
 
 def test_model_parts_match_the_demo_configs():

@@ -137,7 +137,8 @@ def test_compare_interrupt_rerun_and_failed_run(tmp_path):
     # 2. rerun with a config that cannot train and a teacher row
     with open(tmp_path / 'rerun.log', 'w') as log:
         proc = _tool(['a.py', 'b.py', 'c.py', *args[2:], '--teacher',
-                      'a.py', teacher_ckpt], tmp_path, log)
+                      'a.py', teacher_ckpt, '--pair', 'b', 'a', '--pair',
+                      'c', 'b'], tmp_path, log)
         assert proc.wait(600) == 1, (tmp_path / 'rerun.log').read_text()
     out = (tmp_path / 'rerun.log').read_text()
     assert 'did not finish: c seed 0, c seed 1' in out
@@ -200,6 +201,11 @@ def test_compare_interrupt_rerun_and_failed_run(tmp_path):
     assert paired['ties'] == sum(d == 0 for d in diffs)
     assert abs(paired['mean_diff'] - statistics.fmean(diffs)) < 1e-12
     assert rows['c']['summary'] is None
+    # --pair b a: the same numbers as b's paired column; c has no seed
+    pair_ba, pair_cb = results['pairs']
+    assert (pair_ba['method'], pair_ba['reference']) == ('b', 'a')
+    assert pair_ba['paired'] == paired
+    assert pair_cb == dict(method='c', reference='b', paired=None)
     assert results['teacher']['score'] == \
         after[sorted(done)[0]]['score']  # the same checkpoint
     assert set(results['versions']) >= {'torch', 'mmengine', 'mmdet',
@@ -213,6 +219,7 @@ def test_compare_interrupt_rerun_and_failed_run(tmp_path):
     assert '| c | no finished run | — | — | failed, failed |' in table
     assert '| teacher (1 run) |' in table
     assert 'c seed 1: error: train_dataloader.dataset.data_root' in table
+    assert '| c vs b | — | —, — |' in table
     assert table in out  # printed too
     for name in ('scores.png', 'curves.png'):
         with open(osp.join(work, name), 'rb') as f:
@@ -250,7 +257,12 @@ def test_bad_arguments_stop_before_anything_runs(tmp_path, capsys):
             ([student, '--seeds', '0', '--method-options', 'kd', 'a=1'], 2,
              "--method-options kd: not one of the methods ['resnet8thin"),
             ([student, '--seeds', '0', '--method-options',
-              'resnet8thin_fmnist-2k'], 2, 'no KEY=VALUE given')):
+              'resnet8thin_fmnist-2k'], 2, 'no KEY=VALUE given'),
+            ([student, '--seeds', '0', '--pair', 'resnet8thin_fmnist-2k',
+              'kd'], 2, "--pair resnet8thin_fmnist-2k kd: 'kd' is not one "
+             'of the methods'),
+            ([student, '--seeds', '0', '--pair', 'resnet8thin_fmnist-2k',
+              'resnet8thin_fmnist-2k'], 2, 'a method against itself')):
         with pytest.raises(SystemExit) as exit_info:
             tool.main(argv + ['--work-dir', str(tmp_path / 'w')])
         assert exit_info.value.code == code, argv

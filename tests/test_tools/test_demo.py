@@ -264,9 +264,19 @@ def test_dense_orchestration_and_scenes(tmp_path, monkeypatch):
                           '--num-val', '1000', '--data-root', str(tmp_path)]]
 
 
-@pytest.mark.parametrize('name', [
-    'dense', 'dense-fcos', 'dense-gfl', 'neck', 'neck-rtmdet',
-    'neck-fcos-retinanet', 'two-stage'])
+PAIRS = {
+    'dense': [['kd++', 'kd']],
+    'dense-fcos': [['kd++', 'kd']],
+    'dense-gfl': [['kd++', 'kd']],
+    'neck': [['pkd++', 'pkd']],
+    'neck-rtmdet': [['pkd++', 'pkd']],
+    'neck-fcos-retinanet': [['pkd++', 'pkd']],
+    'two-stage': [['kd++', 'kd'], ['dkd++', 'dkd'],
+                  ['reviewkd++', 'reviewkd']],
+}
+
+
+@pytest.mark.parametrize('name', sorted(PAIRS))
 def test_every_task_hands_compare_configs_it_can_load(name, tmp_path):
     """The tasks without a real smoke run below: tools/compare.py parses
     the command line the demo builds and loads every config with its
@@ -285,6 +295,8 @@ def test_every_task_hands_compare_configs_it_can_load(name, tmp_path):
     compare = demo._tool('compare.py')
     parsed = compare.parse_args(argv)
     assert parsed.seeds == [0, 1, 2, 3, 4]
+    # what ND adds, paired: each X++ against its X where the task runs both
+    assert parsed.pair == PAIRS[name]
     methods, teacher, metric = compare.inspect_configs(parsed)
     assert metric == 'coco/bbox_mAP'
     assert [n for n, _ in methods] == [s for _, s, _, _ in task['methods']]
@@ -370,3 +382,6 @@ def test_dense_quick_smoke_run(tmp_path, tiny_fmnist, monkeypatch, task):
     with open(osp.join(work_dir, 'results.md')) as f:
         report = f.read()
     assert 'QUICK SMOKE RUN' in report and '| KD++ (KD + ND) |' in report
+    # the pairs' rows carry the demo's labels too
+    assert '| KD++ (KD + ND) vs KD | ' in report
+    assert '| ReviewKD++ (ReviewKD + ND) vs ReviewKD | ' in report

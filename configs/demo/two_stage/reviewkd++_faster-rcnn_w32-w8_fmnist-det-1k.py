@@ -1,19 +1,4 @@
-# Two-stage demo ReviewKD++: ReviewKD in place of KD (configs/coco/reviewkd:
-# the student's FPN levels fused by ABF modules, 2 * student_width -> the
-# teacher's 2 * teacher_width channels, mid 2 * teacher_width, matched to
-# the teacher's levels by HCL, weight 1.2), + ND on the box features
-# (weight 1.0, as KD++ here). No RoI logit KD, as in the COCO configs.
-_base_ = ['./kd_faster-rcnn_w32-w8_fmnist-det-1k.py']
-student_fpn = 2 * _base_.student_width
-teacher_fpn = 2 * _base_.teacher_width
-model = dict(
-    connectors=dict(
-        student_feats=dict(
-            type='ReviewKDConnector',
-            in_channels=[student_fpn] * 2,
-            out_channels=[teacher_fpn] * 2,
-            mid_channels=teacher_fpn)),
-    distill_losses=dict(
-        _delete_=True,
-        loss_hcl=dict(type='HCLLoss', loss_weight=1.2),
-        loss_nd=_base_.loss_nd))
+# Two-stage demo ReviewKD++: the ReviewKD run (reviewkd_*) + ND on the box
+# features (weight 1.0, as KD++ here).
+_base_ = ['./reviewkd_faster-rcnn_w32-w8_fmnist-det-1k.py']
+model = dict(distill_losses=dict(loss_nd=_base_.loss_nd))
