@@ -31,13 +31,14 @@ skips the finished runs), ``--jobs N`` at once. The tasks:
 - ``two-stage`` (``configs/demo/two_stage/``): the paper's detection
   setting on the same scenes and schedule: Faster R-CNN w32 -> w8 whose box
   features have the same width (no projector); the student alone, KD,
-  KD++, DKD++, ReviewKD++ on the RoI logits / FPN levels, ND on the RoI box
-  features.
+  KD++, DKD, DKD++, ReviewKD, ReviewKD++ on the RoI logits / FPN levels,
+  ND on the RoI box features.
 
-Written to ``<work-dir>``: ``results.md`` (the comparison table: method |
-mean ± std | Δ vs the student alone | paired wins / n and mean Δ with a
-95 % interval | per seed; the teacher's row; the feature statistics; the
-machine) and ``results.json``; ``runs/`` holds tools/compare.py's work dir
+``--methods`` runs some of a task's methods only (e.g. ``student kd
+kd++``). Written to ``<work-dir>``: ``results.md`` (the comparison table:
+method | mean ± std | Δ vs the student alone | paired wins / n and mean Δ
+with a 95 % interval | per seed; the teacher's row; each X++ against its X,
+paired, where the task runs both; the feature statistics; the machine) and ``results.json``; ``runs/`` holds tools/compare.py's work dir
 (every run, its ``results.json`` and the plots ``scores.png`` /
 ``curves.png``).
 
@@ -49,7 +50,7 @@ Usage::
 
     python tools/demo.py [--task cls|dense|dense-fcos|dense-gfl|neck|
         neck-rtmdet|neck-fcos-retinanet|two-stage] [--work-dir DIR]
-        [--seeds 5] [--jobs N] [--quick]
+        [--seeds 5] [--methods SLUG ...] [--jobs N] [--quick]
 """
 import argparse
 import importlib.util
@@ -263,7 +264,8 @@ def parse_args(argv=None):
         'dense / dense-fcos / dense-gfl: one-stage detection on '
         'Fashion-MNIST scenes (RetinaNet / FCOS / GFL, box AP); neck / '
         'neck-rtmdet / neck-fcos-retinanet: PKD at the neck on the same '
-        'scenes; two-stage: Faster R-CNN, KD / KD++ / DKD++ / ReviewKD++. '
+        'scenes; two-stage: Faster R-CNN, KD / DKD / ReviewKD with and '
+        'without ND. '
         'Default cls')
     parser.add_argument(
         '--work-dir',
@@ -275,6 +277,11 @@ def parse_args(argv=None):
         '--seeds', type=int, default=5,
         help='training seeds 0..N-1 per method (default 5: the fewest '
         'that rank methods, paired by seed)')
+    parser.add_argument(
+        '--methods', nargs='+', metavar='SLUG',
+        help='run only these of the task\'s methods, in the task\'s order '
+        '(its slugs, e.g. student kd kd++; default all). The first kept '
+        'is the baseline')
     parser.add_argument(
         '--jobs', type=int, default=1,
         help='runs at once, each a process (tools/compare.py --jobs; '
@@ -307,9 +314,26 @@ def parse_args(argv=None):
         parser.error('--threads must be >= 1')
     if args.jobs < 1:
         parser.error('--jobs must be >= 1')
+    if args.methods is not None:
+        slugs = [slug for _, slug, _, _ in TASKS[args.task]['methods']]
+        unknown = [m for m in args.methods if m not in slugs]
+        if unknown or len(set(args.methods)) != len(args.methods):
+            parser.error(f'--methods {" ".join(args.methods)}: distinct '
+                         f'methods of --task {args.task} expected, one of '
+                         f'{slugs}')
     if args.work_dir is None:
         args.work_dir = TASKS[args.task]['work_dir']
     return args
+
+
+def select_methods(task, methods):
+    """``task`` with only the ``methods`` rows (slugs; None: all), in its
+    order, and the feature statistics of those kept."""
+    if methods is None:
+        return task
+    rows = tuple(row for row in task['methods'] if row[1] in methods)
+    return dict(task, methods=rows, stats_runs=tuple(
+        slug for slug in task['stats_runs'] if slug in methods))
 
 
 
@@ -641,7 +665,7 @@ def _load():
 
 def main(argv=None):
     args = parse_args(argv)
-    task = TASKS[args.task]
+    task = select_methods(TASKS[args.task], args.methods)
     import torch
     torch.set_num_threads(args.threads)
     start = time.time()
