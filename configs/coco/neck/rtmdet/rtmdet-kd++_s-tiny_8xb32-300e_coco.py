@@ -3,6 +3,10 @@
 # projected to the teacher's 128 d. ND weight 1.0 is ours (no published
 # run). The class-centre pre-pass (200 training iterations) runs before
 # training; both losses stop at epoch 280.
+# Measured (Fashion-MNIST demo, RTMDet w32 -> w8, 5 paired seeds, docs/
+# configs.md "Which method on which detector"): ND at the ground-truth
+# boxes on top of a neck loss (PKD there) gave -0.06 [-1.03, +0.91] AP:
+# no gain, no loss. The base recipe (rtmdet-kd_*) is the one to choose.
 _base_ = ['./rtmdet-kd_s-tiny_8xb32-300e_coco.py']
 model = dict(
     connectors=dict(
