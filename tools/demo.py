@@ -38,9 +38,10 @@ skips the finished runs), ``--jobs N`` at once. The tasks:
 kd++``). Written to ``<work-dir>``: ``results.md`` (the comparison table:
 method | mean ± std | Δ vs the student alone | paired wins / n and mean Δ
 with a 95 % interval | per seed; the teacher's row; each X++ against its X,
-paired, where the task runs both; the feature statistics; the machine) and ``results.json``; ``runs/`` holds tools/compare.py's work dir
-(every run, its ``results.json`` and the plots ``scores.png`` /
-``curves.png``).
+paired, where the task runs both; the feature statistics; the machine) and
+``results.json`` (a ``--methods`` run rewrites both with its methods);
+``runs/`` holds tools/compare.py's work dir (every run, its
+``results.json`` and the plots ``scores.png`` / ``curves.png``).
 
 Data: Debian's ``dataset-fashion-mnist`` package (``--data-root`` for
 another folder of the idx files). ``--quick`` runs every step with tiny
