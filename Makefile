@@ -8,8 +8,10 @@ PY := .venv/bin/python
 install:
 	bash scripts/install.sh
 
+# Two pytest processes (pytest-xdist), one per core of the project's
+# machine; a test file stays in one process (its module fixtures run once).
 test: install
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile
 
 demo:
 	bash scripts/install.sh --demo

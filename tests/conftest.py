@@ -32,11 +32,15 @@ def isolated_default_scope():
     yield from _restoring_default_scope()
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='module', autouse=True)
 def module_default_scope():
-    """The same for a whole module whose module-scoped set-up (or tool)
-    sets the default scope (``pytestmark = pytest.mark.usefixtures(
-    'module_default_scope')``)."""
+    """The same for each module, around its module-scoped set-up (autouse
+    fixtures of a scope are set up before the others of that scope): a
+    module fixture that sets the default scope ('mmdet' for a detector it
+    builds) must not change what the next module's tests find. Without it
+    the suite passed only in the order of one process; under ``-n 2`` the
+    registry tests of the connectors ran after such a module and looked
+    ``ReviewKDConnector`` up in mmdet's registry."""
     yield from _restoring_default_scope()
 
 

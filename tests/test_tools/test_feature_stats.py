@@ -17,10 +17,6 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MEAN, STD = 72.94, 90.02
 
 
-# the tool and this module's set-up set mmengine's global default scope
-pytestmark = pytest.mark.usefixtures('module_default_scope')
-
-
 def _load_tool():
     path = osp.join(REPO, 'tools', 'analysis', 'feature_stats.py')
     spec = importlib.util.spec_from_file_location('feature_stats_tool', path)

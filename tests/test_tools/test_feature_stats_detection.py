@@ -22,10 +22,6 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 torch.set_num_threads(1)
 
 
-# the tool and this module's set-up set mmengine's global default scope
-pytestmark = pytest.mark.usefixtures('module_default_scope')
-
-
 def _load_tool():
     path = osp.join(REPO, 'tools', 'analysis', 'feature_stats.py')
     spec = importlib.util.spec_from_file_location('feature_stats_det', path)
